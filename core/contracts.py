@@ -1,0 +1,126 @@
+"""Data contracts: the landing-zone file formats and the vocabularies shared by every part.
+
+The generator writes these formats, the ingest assets validate against them, the API accepts the
+same vocabularies. Change a contract here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+USER_ROLES = ("attendee", "organizer", "admin")
+EVENT_STATUSES = ("draft", "published", "cancelled", "completed")
+REGISTRATION_STATUSES = ("confirmed", "waitlisted", "cancelled", "attended")
+INTERACTION_TYPES = ("view", "click", "favorite", "share", "register", "attend", "dismiss")
+INTERACTION_SOURCES = ("web", "app", "recommendation")
+FEEDBACK_ACTIONS = ("impression", "click", "register", "dismiss", "like", "dislike")
+
+# Implicit-feedback strength of each interaction type for the recommenders; a dismissal is a
+# negative signal and never counts as a positive.
+INTERACTION_WEIGHTS: dict[str, float] = {
+    "view": 1.0,
+    "click": 2.0,
+    "favorite": 4.0,
+    "share": 4.0,
+    "register": 6.0,
+    "attend": 8.0,
+    "dismiss": 0.0,
+}
+
+# Separator of list values (tags, interests) inside CSV cells.
+LIST_SEPARATOR = "|"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a landed file: its name, logical type and whether a row may lack it."""
+
+    name: str
+    type: str  # one of: int, float, str, datetime, str_list, json
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class LandingDataset:
+    """A landing-zone dataset: where its files are and what each row must hold."""
+
+    name: str
+    folder: str
+    formats: tuple[str, ...]
+    key: str
+    columns: tuple[Column, ...]
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.required)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+
+USERS = LandingDataset(
+    name="users",
+    folder="users",
+    formats=("csv", "jsonl"),
+    key="user_id",
+    columns=(
+        Column("user_id", "int"),
+        Column("email", "str"),
+        Column("name", "str"),
+        Column("role", "str"),
+        Column("home_city", "str", required=False),
+        Column("home_lat", "float", required=False),
+        Column("home_lng", "float", required=False),
+        Column("interests", "str_list", required=False),
+        Column("created_at", "datetime"),
+        Column("updated_at", "datetime"),
+    ),
+)
+
+EVENTS = LandingDataset(
+    name="events",
+    folder="events",
+    formats=("csv", "jsonl"),
+    key="event_id",
+    columns=(
+        Column("event_id", "int"),
+        Column("title", "str"),
+        Column("description", "str", required=False),
+        Column("category", "str"),
+        Column("tags", "str_list", required=False),
+        Column("starts_at", "datetime"),
+        Column("ends_at", "datetime"),
+        Column("venue_name", "str", required=False),
+        Column("city", "str", required=False),
+        Column("lat", "float", required=False),
+        Column("lng", "float", required=False),
+        Column("capacity", "int"),
+        Column("price", "float"),
+        Column("currency", "str"),
+        Column("organizer_id", "int", required=False),
+        Column("status", "str"),
+        Column("created_at", "datetime"),
+        Column("updated_at", "datetime"),
+    ),
+)
+
+# Interactions land as JSON Lines under ``interactions/date=YYYY-MM-DD/``.
+INTERACTIONS = LandingDataset(
+    name="interactions",
+    folder="interactions",
+    formats=("jsonl",),
+    key="interaction_id",
+    columns=(
+        Column("interaction_id", "str"),
+        Column("user_id", "int"),
+        Column("event_id", "int"),
+        Column("type", "str"),
+        Column("timestamp", "datetime"),
+        Column("source", "str"),
+        Column("context", "json", required=False),
+        Column("model_version", "str", required=False),
+    ),
+)
+
+LANDING_DATASETS = {d.name: d for d in (USERS, EVENTS, INTERACTIONS)}
