@@ -8,7 +8,7 @@ from __future__ import annotations
 import secrets
 from functools import cache
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -114,6 +114,17 @@ class Settings(BaseSettings):
     @property
     def dagster_home_dir(self) -> Path:
         return self.dagster_home or self.data_dir / "dagster_home"
+
+    def dbt_env(self) -> dict[str, str]:
+        """Environment variables that ``dbt_project/profiles.yml`` reads to reach the database."""
+        parts = urlsplit(self.app_database_url)
+        return {
+            "DBT_PG_HOST": parts.hostname or "127.0.0.1",
+            "DBT_PG_PORT": str(parts.port or 5432),
+            "DBT_PG_USER": unquote(parts.username or "postgres"),
+            "DBT_PG_PASSWORD": unquote(parts.password or ""),
+            "DBT_PG_DBNAME": parts.path.lstrip("/") or APP_DATABASE,
+        }
 
     def jwt_secret_value(self) -> str:
         """The token-signing secret; generated once and kept in ``data/`` when not configured."""
