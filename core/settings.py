@@ -6,6 +6,7 @@ Nothing else in the code base reads ``os.environ``: it asks :func:`get_settings`
 from __future__ import annotations
 
 import secrets
+from datetime import date
 from functools import cache
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -64,6 +65,9 @@ class Settings(BaseSettings):
     api_pool_max: int = Field(default=16)
     cors_origins: list[str] = Field(default_factory=list)
     gzip_min_bytes: int = Field(default=1024)
+    interactions_start_date: date = Field(
+        default=date(2025, 1, 1), description="First day of the daily interaction partitions."
+    )
     recommendations_k: int = Field(default=50, description="Recommendations precomputed per user.")
     similar_k: int = Field(default=20, description="Similar events precomputed per event.")
     promotion_margin: float = Field(

@@ -1,0 +1,1 @@
+"""Ingestion: landing-zone files and operational tables into ``raw.*``."""

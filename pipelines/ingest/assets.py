@@ -1,0 +1,368 @@
+"""Ingest assets: landed users, events and daily interactions into ``raw.*``, and the API's tables.
+
+Each load validates every row against the contract (bad rows go to ``raw.quarantine`` with their
+reason), drops duplicates, and writes in one transaction: a failed run leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime, timedelta
+
+import dagster as dg
+import polars as pl
+from psycopg import sql
+
+from core.contracts import EVENTS, INTERACTIONS, USERS, LandingDataset
+from core.db import connect
+from core.settings import get_settings
+from pipelines.ingest import landing, loading
+from pipelines.ingest.parsing import ParsedBatch, read_landed_file, validate
+
+RAW_USERS = dg.AssetKey(["raw", "users"])
+RAW_EVENTS = dg.AssetKey(["raw", "events"])
+RAW_INTERACTIONS = dg.AssetKey(["raw", "interactions"])
+RAW_APP_TABLES = dg.AssetKey(["raw", "app_tables"])
+APP_CATALOGUE = dg.AssetKey(["app", "catalogue"])
+API_SOURCE = "app.interactions"
+
+interaction_partitions = dg.DailyPartitionsDefinition(
+    start_date=get_settings().interactions_start_date.isoformat(), end_offset=1, timezone="UTC"
+)
+
+
+def _read_dataset(files: list, dataset: LandingDataset) -> tuple[pl.DataFrame, tuple[str, ...]]:
+    frames, unknown = [], set()
+    for path in files:
+        frame, extra = read_landed_file(path, dataset)
+        frames.append(frame.select(loading_columns(dataset)))
+        unknown.update(extra)
+    if not frames:
+        empty = {name: pl.String for name in loading_columns(dataset)}
+        empty.update({"_line": pl.Int64, "_invalid": pl.Boolean})
+        return pl.DataFrame(schema=empty), ()
+    return pl.concat(frames, how="vertical_relaxed"), tuple(sorted(unknown))
+
+
+def loading_columns(dataset: LandingDataset) -> list[str]:
+    return ["_source_file", "_line", "_record", "_invalid", *dataset.names]
+
+
+def _per_file_counts(batch: ParsedBatch, frame: pl.DataFrame) -> pl.DataFrame:
+    """Ledger rows: what each file contributed (duplicates are what is neither loaded nor bad)."""
+    read = frame.group_by("_source_file").agg(pl.len().alias("rows_read"))
+    good = batch.good.group_by("_source_file").agg(pl.len().alias("rows_loaded"))
+    bad = batch.rejected.group_by("_source_file").agg(pl.len().alias("rows_quarantined"))
+    counts = (
+        read.join(good, on="_source_file", how="left")
+        .join(bad, on="_source_file", how="left")
+        .fill_null(0)
+    )
+    return counts.with_columns(
+        (pl.col("rows_read") - pl.col("rows_loaded") - pl.col("rows_quarantined")).alias(
+            "rows_duplicate"
+        )
+    )
+
+
+def _ledger(batch: ParsedBatch, frame: pl.DataFrame) -> pl.DataFrame:
+    from pathlib import Path
+
+    counts = _per_file_counts(batch, frame)
+    return counts.with_columns(
+        pl.col("_source_file").alias("path"),
+        pl.col("_source_file")
+        .map_elements(lambda p: loading.file_sha256(Path(p)), return_dtype=pl.String)
+        .alias("sha256"),
+        pl.col("_source_file")
+        .map_elements(lambda p: Path(p).stat().st_size, return_dtype=pl.Int64)
+        .alias("size_bytes"),
+    ).drop("_source_file")
+
+
+def _batch_metadata(batch: ParsedBatch, started: float, files: int) -> dict[str, dg.MetadataValue]:
+    reasons = (
+        batch.rejected.group_by("reason").agg(pl.len().alias("rows")).sort("rows", descending=True)
+    )
+    return {
+        "files": dg.MetadataValue.int(files),
+        "rows_read": dg.MetadataValue.int(batch.rows_read),
+        "rows_loaded": dg.MetadataValue.int(batch.good.height),
+        "rows_quarantined": dg.MetadataValue.int(batch.rejected.height),
+        "rows_duplicate": dg.MetadataValue.int(batch.duplicates),
+        "dagster/row_count": dg.MetadataValue.int(batch.good.height),
+        "unknown_columns": dg.MetadataValue.text(", ".join(batch.unknown_columns) or "none"),
+        "quarantine_reasons": dg.MetadataValue.md(
+            reasons.to_pandas().to_markdown(index=False) if reasons.height else "none"
+        ),
+        "quarantine_table": dg.MetadataValue.text("raw.quarantine"),
+        "seconds": dg.MetadataValue.float(round(time.perf_counter() - started, 3)),
+    }
+
+
+def _load_snapshot(context: dg.AssetExecutionContext, dataset: LandingDataset, table: str) -> dict:
+    """Reload a small dimension-like dataset whole: TRUNCATE + COPY in one transaction."""
+    started = time.perf_counter()
+    files = landing.dataset_files(get_settings().landing_dir, dataset)
+    frame, unknown = _read_dataset(files, dataset)
+    batch = validate(
+        frame,
+        dataset,
+        now=datetime.now(UTC),
+        unknown_columns=unknown,
+        order_by="updated_at",
+    )
+    rows = batch.good.rename({"_source_file": "_source"}).drop("_line")
+    with connect() as conn:
+        conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier("raw", table)))
+        loading.copy_into(conn, sql.Identifier("raw", table), rows)
+        loading.replace_quarantine(conn, dataset.name, "", batch.rejected, context.run_id)
+        loading.record_landed_files(conn, dataset.name, _ledger(batch, frame), context.run_id)
+    return _batch_metadata(batch, started, len(files))
+
+
+@dg.asset(key=RAW_USERS, group_name="ingest", kinds={"polars", "postgres"})
+def raw_users(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """Users landed in ``landing/users`` (CSV/JSONL), validated and loaded into ``raw.users``.
+
+    The table is rebuilt whole on every run; for each user id the latest ``updated_at`` wins.
+    """
+    return dg.MaterializeResult(metadata=_load_snapshot(context, USERS, "users"))
+
+
+@dg.asset(key=RAW_EVENTS, group_name="ingest", kinds={"polars", "postgres"})
+def raw_events(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """Event feeds landed in ``landing/events`` (CSV/JSONL), validated into ``raw.events``.
+
+    Partners re-send their whole catalogue; for each event id the latest ``updated_at`` wins.
+    """
+    return dg.MaterializeResult(metadata=_load_snapshot(context, EVENTS, "events"))
+
+
+def known_ids(table: str, column: str) -> pl.Series:
+    query = sql.SQL("SELECT coalesce(array_agg({}), '{{}}') FROM {}").format(
+        sql.Identifier(column), sql.Identifier("raw", table)
+    )
+    with connect() as conn:
+        row = conn.execute(query).fetchone()
+    return pl.Series(column, row[0] if row else [], dtype=pl.Int64)
+
+
+def load_interactions_day(day: date, run_id: str, known: dict[str, pl.Series]) -> ParsedBatch:
+    """Validate the day's landed interaction files and swap them in as the day's partition."""
+    files = landing.interaction_files(get_settings().landing_dir, day)
+    frame, unknown = _read_dataset(files, INTERACTIONS)
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    outside_day = ~pl.col("__timestamp").is_between(
+        pl.lit(start), pl.lit(start + timedelta(days=1)), closed="left"
+    )
+    batch = validate(
+        frame,
+        INTERACTIONS,
+        now=datetime.now(UTC),
+        known_ids=known,
+        unknown_columns=unknown,
+        extra_rules=[(outside_day, "timestamp is outside the partition day")],
+    )
+    rows = batch.good.select(
+        "interaction_id",
+        "user_id",
+        "event_id",
+        "type",
+        pl.col("timestamp").alias("occurred_at"),
+        "source",
+        "context",
+        "model_version",
+        "_source_file",
+    )
+    with connect() as conn:
+        loading.swap_interactions_partition(conn, day, rows, keep_sources=(API_SOURCE,))
+        loading.replace_quarantine(conn, INTERACTIONS.name, day.isoformat(), batch.rejected, run_id)
+        loading.record_landed_files(conn, INTERACTIONS.name, _ledger(batch, frame), run_id)
+    return batch
+
+
+@dg.asset(
+    key=RAW_INTERACTIONS,
+    group_name="ingest",
+    kinds={"polars", "postgres"},
+    partitions_def=interaction_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=[RAW_USERS, RAW_EVENTS],
+)
+def raw_interactions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """Clickstream interactions landed per day (``interactions/date=YYYY-MM-DD/*.jsonl``).
+
+    Each day becomes one partition of ``raw.interactions``, rebuilt from all of that day's files
+    and swapped in atomically, so re-running a day or re-landing a file changes nothing. Rows that
+    name an unknown user or event, or break the contract, are quarantined with the reason. A
+    backfill of many days runs as one run, one day at a time.
+    """
+    started = time.perf_counter()
+    known = {
+        "user_id": known_ids("users", "user_id"),
+        "event_id": known_ids("events", "event_id"),
+    }
+    window = context.partition_time_window
+    day, totals = window.start.date(), {"read": 0, "loaded": 0, "quarantined": 0, "duplicate": 0}
+    reasons: dict[str, int] = {}
+    unknown: set[str] = set()
+    days = 0
+    while day < window.end.date():
+        batch = load_interactions_day(day, context.run_id, known)
+        totals["read"] += batch.rows_read
+        totals["loaded"] += batch.good.height
+        totals["quarantined"] += batch.rejected.height
+        totals["duplicate"] += batch.duplicates
+        for reason, count in batch.rejected.group_by("reason").len().iter_rows():
+            reasons[reason] = reasons.get(reason, 0) + count
+        unknown.update(batch.unknown_columns)
+        day += timedelta(days=1)
+        days += 1
+    return dg.MaterializeResult(
+        metadata={
+            "days": dg.MetadataValue.int(days),
+            "rows_read": dg.MetadataValue.int(totals["read"]),
+            "rows_loaded": dg.MetadataValue.int(totals["loaded"]),
+            "rows_quarantined": dg.MetadataValue.int(totals["quarantined"]),
+            "rows_duplicate": dg.MetadataValue.int(totals["duplicate"]),
+            "dagster/row_count": dg.MetadataValue.int(totals["loaded"]),
+            "unknown_columns": dg.MetadataValue.text(", ".join(sorted(unknown)) or "none"),
+            "quarantine_reasons": dg.MetadataValue.json(reasons),
+            "quarantine_table": dg.MetadataValue.text("raw.quarantine"),
+            "seconds": dg.MetadataValue.float(round(time.perf_counter() - started, 3)),
+        }
+    )
+
+
+_PUBLISH_USERS = """
+INSERT INTO app.users (id, email, name, role, home_city, home_lat, home_lng, interests,
+                       created_at, updated_at)
+SELECT user_id, email, name, role, home_city, home_lat, home_lng, interests, created_at, updated_at
+FROM raw.users
+ON CONFLICT (id) DO UPDATE SET
+    email = excluded.email, name = excluded.name, role = excluded.role,
+    home_city = excluded.home_city, home_lat = excluded.home_lat, home_lng = excluded.home_lng,
+    interests = excluded.interests, updated_at = excluded.updated_at
+WHERE app.users.updated_at < excluded.updated_at
+"""
+
+_PUBLISH_EVENTS = """
+INSERT INTO app.events (id, title, description, category, tags, starts_at, ends_at, venue_name,
+                        city, lat, lng, capacity, price, currency, organizer_id, status,
+                        created_at, updated_at)
+SELECT e.event_id, e.title, coalesce(e.description, ''), e.category, e.tags, e.starts_at,
+       e.ends_at, e.venue_name, e.city, e.lat, e.lng, e.capacity, e.price, e.currency,
+       u.id, e.status, e.created_at, e.updated_at
+FROM raw.events AS e
+LEFT JOIN app.users AS u ON u.id = e.organizer_id
+ON CONFLICT (id) DO UPDATE SET
+    title = excluded.title, description = excluded.description, category = excluded.category,
+    tags = excluded.tags, starts_at = excluded.starts_at, ends_at = excluded.ends_at,
+    venue_name = excluded.venue_name, city = excluded.city, lat = excluded.lat,
+    lng = excluded.lng, capacity = excluded.capacity, price = excluded.price,
+    currency = excluded.currency, organizer_id = excluded.organizer_id,
+    status = excluded.status, updated_at = excluded.updated_at,
+    version = app.events.version + 1
+WHERE app.events.updated_at < excluded.updated_at
+"""
+
+# Identity sequences must move past ids that arrived from the landing zone.
+_RESYNC_IDENTITY = """
+SELECT setval(pg_get_serial_sequence(%(table)s, 'id'),
+              greatest((SELECT coalesce(max(id), 0) FROM {table}), 1))
+"""
+
+
+@dg.asset(key=APP_CATALOGUE, group_name="ingest", deps=[RAW_USERS, RAW_EVENTS], kinds={"postgres"})
+def app_catalogue() -> dg.MaterializeResult:
+    """Publish landed users and events into the operational ``app.*`` tables the API serves.
+
+    Upsert by id: a landed row replaces an operational one only when its ``updated_at`` is newer,
+    so edits made through the API after the last landing are kept.
+    """
+    with connect() as conn:
+        users = conn.execute(_PUBLISH_USERS).rowcount
+        events = conn.execute(_PUBLISH_EVENTS).rowcount
+        for table in ("app.users", "app.events"):
+            conn.execute(sql.SQL(_RESYNC_IDENTITY).format(table=sql.SQL(table)), {"table": table})
+    return dg.MaterializeResult(
+        metadata={
+            "users_upserted": dg.MetadataValue.int(users),
+            "events_upserted": dg.MetadataValue.int(events),
+        }
+    )
+
+
+# Rows committed late can carry a timestamp just below the previous high-water mark; re-reading a
+# short overlap is harmless because every statement below is an idempotent upsert.
+WATERMARK_OVERLAP = timedelta(minutes=5)
+
+_APP_SYNCS: dict[str, tuple[str, str]] = {
+    "app.registrations": (
+        "updated_at",
+        """INSERT INTO raw.registrations (registration_id, user_id, event_id, status,
+                                          created_at, updated_at)
+           SELECT id, user_id, event_id, status, created_at, updated_at
+           FROM app.registrations WHERE updated_at > %(since)s
+           ON CONFLICT (registration_id) DO UPDATE SET status = excluded.status,
+               updated_at = excluded.updated_at, _loaded_at = now()""",
+    ),
+    "app.recommendation_feedback": (
+        "received_at",
+        """INSERT INTO raw.recommendation_feedback (feedback_id, user_id, event_id, model_version,
+                                                    action, position, occurred_at, received_at)
+           SELECT id, user_id, event_id, model_version, action, position, occurred_at, received_at
+           FROM app.recommendation_feedback WHERE received_at > %(since)s
+           ON CONFLICT (feedback_id) DO NOTHING""",
+    ),
+    API_SOURCE: (
+        "received_at",
+        """INSERT INTO raw.interactions (interaction_id, user_id, event_id, type, occurred_at,
+                                         source, context, model_version, _source_file)
+           SELECT id::text, user_id, event_id, type, occurred_at, source, context, model_version,
+                  'app.interactions'
+           FROM app.interactions WHERE received_at > %(since)s
+           ON CONFLICT DO NOTHING""",
+    ),
+}
+
+
+@dg.asset(key=RAW_APP_TABLES, group_name="ingest", kinds={"postgres"}, deps=[RAW_INTERACTIONS])
+def raw_app_tables() -> dg.MaterializeResult:
+    """What the API wrote since the last run (registrations, interactions, feedback) into ``raw.*``.
+
+    Incremental by a high-water mark per source table kept in ``raw.watermarks``; never a full
+    reload. API interactions go into the same day partitions as landed ones.
+    """
+    counts: dict[str, int] = {}
+    with connect() as conn:
+        for source, (column, statement) in _APP_SYNCS.items():
+            row = conn.execute(
+                "SELECT high_water FROM raw.watermarks WHERE source = %s FOR UPDATE", (source,)
+            ).fetchone()
+            since = row[0] - WATERMARK_OVERLAP if row else datetime(1970, 1, 1, tzinfo=UTC)
+            high = conn.execute(
+                sql.SQL("SELECT max({}) FROM {}").format(sql.Identifier(column), sql.SQL(source))
+            ).fetchone()
+            if source == API_SOURCE:
+                days = conn.execute(
+                    "SELECT DISTINCT (occurred_at AT TIME ZONE 'UTC')::date FROM app.interactions "
+                    "WHERE received_at > %s",
+                    (since,),
+                ).fetchall()
+                loading.ensure_interactions_partitions(conn, [d[0] for d in days])
+            counts[source] = conn.execute(statement, {"since": since}).rowcount
+            if high and high[0] is not None:
+                conn.execute(
+                    """INSERT INTO raw.watermarks (source, high_water) VALUES (%s, %s)
+                       ON CONFLICT (source) DO UPDATE SET high_water = excluded.high_water,
+                           updated_at = now()""",
+                    (source, high[0]),
+                )
+    return dg.MaterializeResult(
+        metadata={
+            f"rows_from_{key.split('.')[1]}": dg.MetadataValue.int(value)
+            for key, value in counts.items()
+        }
+    )

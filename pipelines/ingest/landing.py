@@ -1,0 +1,40 @@
+"""Where landed files are: the landing-zone layout of the design, as pure path logic."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+
+from core.contracts import INTERACTIONS, LandingDataset
+
+_DAY_FOLDER = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
+
+
+def dataset_files(root: Path, dataset: LandingDataset) -> list[Path]:
+    """The dataset's landed files in a stable order (by name), whatever their format."""
+    folder = root / dataset.folder
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p for p in folder.rglob("*") if p.is_file() and p.suffix.lstrip(".") in dataset.formats
+    )
+
+
+def interaction_days(root: Path) -> list[date]:
+    """The days that have an ``interactions/date=YYYY-MM-DD`` folder, oldest first."""
+    folder = root / INTERACTIONS.folder
+    if not folder.is_dir():
+        return []
+    days = []
+    for child in folder.iterdir():
+        match = _DAY_FOLDER.match(child.name)
+        if child.is_dir() and match:
+            days.append(date.fromisoformat(match.group(1)))
+    return sorted(days)
+
+
+def interaction_files(root: Path, day: date) -> list[Path]:
+    """The JSON Lines files landed for ``day``."""
+    folder = root / INTERACTIONS.folder / f"date={day.isoformat()}"
+    return sorted(folder.glob("*.jsonl")) if folder.is_dir() else []

@@ -1,0 +1,1 @@
+"""Machine learning: training, evaluation, registration and batch scoring of recommenders."""

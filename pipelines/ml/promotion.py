@@ -1,0 +1,62 @@
+"""The champion/challenger decision: a pure function, so the rule is explicit and tested.
+
+A challenger replaces the champion only when it is better on the primary metric by a margin and
+does not regress the guard metrics; the first model needs an absolute floor instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+PRIMARY_METRIC = "ndcg@10"
+GUARD_METRICS = ("coverage", "recall@10")
+
+
+@dataclass(frozen=True)
+class PromotionDecision:
+    promote: bool
+    reason: str
+
+
+def decide_promotion(
+    challenger: Mapping[str, float],
+    champion: Mapping[str, float] | None,
+    *,
+    margin: float,
+    floor: float,
+    guard_tolerance: float = 0.05,
+    primary: str = PRIMARY_METRIC,
+    guards: tuple[str, ...] = GUARD_METRICS,
+) -> PromotionDecision:
+    """Whether ``challenger`` should become champion, with the reason in words.
+
+    ``margin`` is relative (0.02 = 2 % better on ``primary``); a guard metric may drop by at most
+    ``guard_tolerance`` relative to the champion's. Both sets of metrics must come from the same
+    hold-out, or the comparison means nothing.
+    """
+    value = challenger.get(primary)
+    if value is None or value != value:  # NaN: evaluation failed
+        return PromotionDecision(False, f"challenger has no {primary}: evaluation failed")
+    if champion is None:
+        if value >= floor:
+            return PromotionDecision(True, f"first model: {primary} {value:.4f} >= floor {floor}")
+        return PromotionDecision(False, f"first model: {primary} {value:.4f} < floor {floor}")
+    incumbent = champion.get(primary, 0.0)
+    needed = incumbent * (1 + margin)
+    if value <= needed:
+        return PromotionDecision(
+            False,
+            f"{primary} {value:.4f} does not beat champion {incumbent:.4f} by margin {margin:.0%}",
+        )
+    for guard in guards:
+        if guard not in challenger or guard not in champion:
+            continue
+        if challenger[guard] < champion[guard] * (1 - guard_tolerance):
+            return PromotionDecision(
+                False,
+                f"{guard} regresses: {challenger[guard]:.4f} < champion {champion[guard]:.4f}",
+            )
+    return PromotionDecision(
+        True, f"{primary} {value:.4f} beats champion {incumbent:.4f} by more than {margin:.0%}"
+    )

@@ -1,0 +1,1 @@
+"""Data quality: Great Expectations suites over ``raw.*``, run as Dagster asset checks."""

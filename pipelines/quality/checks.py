@@ -1,0 +1,100 @@
+"""Asset checks: each raw table validated by its Great Expectations suite after every load.
+
+The checks are blocking: a failing suite stops the run before dbt builds marts (and models train)
+on bad data. Each result carries its evidence (failed expectations, counts, examples).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from core.db import connect
+from pipelines.ingest.assets import (
+    RAW_EVENTS,
+    RAW_INTERACTIONS,
+    RAW_USERS,
+    interaction_partitions,
+    known_ids,
+)
+from pipelines.quality import suites
+
+# Bounds the memory a check needs on large partitions; keys are unique by primary key anyway.
+MAX_ROWS_CHECKED = 1_000_000
+
+
+def read_frame(query: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Run ``query`` and return its rows as a pandas frame (what GX validates)."""
+    with connect() as conn, conn.cursor() as cursor:
+        cursor.execute(query, params or {})
+        columns = [d.name for d in cursor.description or []]
+        return pd.DataFrame(cursor.fetchall(), columns=columns)
+
+
+def _ids(table: str, column: str) -> list[int]:
+    with connect() as conn:
+        row = conn.execute(
+            f"SELECT coalesce(array_agg({column}), '{{}}') FROM raw.{table}"
+        ).fetchone()
+    return list(row[0]) if row else []
+
+
+def to_check_result(outcome: suites.SuiteOutcome) -> dg.AssetCheckResult:
+    """Dagster's view of a suite outcome, with the evidence as metadata."""
+    return dg.AssetCheckResult(
+        passed=outcome.success,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "rows_checked": dg.MetadataValue.int(outcome.rows_checked),
+            "expectations_evaluated": dg.MetadataValue.int(outcome.evaluated),
+            "expectations_failed": dg.MetadataValue.int(len(outcome.failed)),
+            "failures": dg.MetadataValue.json(outcome.failed),
+        },
+    )
+
+
+@dg.asset_check(asset=RAW_USERS, blocking=True, name="users_suite")
+def users_suite_check() -> dg.AssetCheckResult:
+    """Great Expectations suite over ``raw.users``: keys, roles, coordinates."""
+    frame = read_frame(f"SELECT * FROM raw.users LIMIT {MAX_ROWS_CHECKED}")
+    return to_check_result(suites.run_suite("raw_users", frame, suites.users_suite()))
+
+
+@dg.asset_check(asset=RAW_EVENTS, blocking=True, name="events_suite")
+def events_suite_check() -> dg.AssetCheckResult:
+    """Great Expectations suite over ``raw.events``: keys, statuses, ranges, end after start."""
+    frame = read_frame(f"SELECT * FROM raw.events LIMIT {MAX_ROWS_CHECKED}")
+    frame["price"] = frame["price"].astype(float)
+    return to_check_result(suites.run_suite("raw_events", frame, suites.events_suite()))
+
+
+@dg.asset_check(
+    asset=RAW_INTERACTIONS,
+    blocking=True,
+    name="interactions_suite",
+    partitions_def=interaction_partitions,
+)
+def interactions_suite_check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    """Great Expectations suite over the run's days of ``raw.interactions``.
+
+    Checks ids, vocabularies, that no timestamp lies in the future and that every row references
+    a known event and user.
+    """
+    key_range = context.partition_key_range
+    start = date.fromisoformat(key_range.start)
+    end = date.fromisoformat(key_range.end) + timedelta(days=1)
+    frame = read_frame(
+        f"""SELECT interaction_id, user_id, event_id, type, source, occurred_at
+            FROM raw.interactions WHERE occurred_at >= %(start)s AND occurred_at < %(end)s
+            LIMIT {MAX_ROWS_CHECKED}""",
+        {"start": start, "end": end},
+    )
+    expectations = suites.interactions_suite(
+        datetime.now(UTC),
+        known_ids("events", "event_id").to_list(),
+        known_ids("users", "user_id").to_list(),
+    )
+    return to_check_result(suites.run_suite("raw_interactions", frame, expectations))
