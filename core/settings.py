@@ -53,6 +53,9 @@ class Settings(BaseSettings):
         default=None, description="Where MLflow stores artifacts (default data/mlartifacts)."
     )
     mlflow_model_name: str = Field(default="event-recommender")
+    mlflow_ui_url: str = Field(
+        default="http://127.0.0.1:5000", description="Where the MLflow UI is, for links."
+    )
     dagster_home: Path | None = Field(default=None, description="Dagster instance folder.")
     jwt_secret: SecretStr | None = Field(
         default=None, description="Secret signing API tokens. Unset: a random one kept in data/."

@@ -1,0 +1,102 @@
+"""Publishing batch results into ``serving.*``: build fresh copies, then swap them in at once.
+
+Readers (the API) see either the previous complete set or the new complete set: the copies are
+filled beside the live tables and renamed in one short transaction. A failure before the swap
+drops the copies and leaves the previous set serving.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+import psycopg
+from psycopg import sql
+
+from pipelines.ingest.loading import copy_into
+
+SERVING_TABLES = ("user_recommendations", "similar_events", "popular_events")
+
+# Reasons are worded at publish time from facts about the user and the event, set-based in SQL.
+_REASONS = """
+UPDATE serving.user_recommendations_next AS r
+SET reason = CASE
+    WHEN e.category = ANY (u.interests) THEN 'Matches your interest in ' || e.category
+    WHEN e.city = u.home_city THEN 'Popular near you in ' || e.city
+    ELSE 'Recommended for you'
+END
+FROM app.events AS e, app.users AS u
+WHERE e.id = r.event_id AND u.id = r.user_id
+"""
+
+# Popular upcoming events overall, per city and per category, from the popularity mart.
+_POPULAR = """
+INSERT INTO serving.popular_events_next (scope, scope_value, rank, event_id, score, model_version)
+SELECT scope, scope_value, rank, event_id, score, %(version)s
+FROM (
+    SELECT s.scope, s.scope_value, e.id AS event_id, p.popularity_score AS score,
+           row_number() OVER (PARTITION BY s.scope, s.scope_value
+                              ORDER BY p.popularity_score DESC, e.id) AS rank
+    FROM app.events AS e
+    JOIN marts.mart_event_popularity AS p ON p.event_id = e.id
+    CROSS JOIN LATERAL (VALUES ('global', ''), ('city', coalesce(e.city, '')),
+                               ('category', e.category)) AS s (scope, scope_value)
+    WHERE e.status = 'published' AND e.starts_at > now()
+) AS ranked
+WHERE rank <= %(k)s
+"""
+
+
+def create_next_tables(conn: psycopg.Connection) -> None:
+    """Empty ``<table>_next`` copies of the serving tables, shaped like the live ones."""
+    for table in SERVING_TABLES:
+        nxt = sql.Identifier("serving", f"{table}_next")
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(nxt))
+        conn.execute(
+            sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL)").format(
+                nxt, sql.Identifier("serving", table)
+            )
+        )
+
+
+def fill_next_tables(
+    conn: psycopg.Connection,
+    recommendations: pl.DataFrame,
+    similar: pl.DataFrame,
+    model_version: str,
+    k: int,
+) -> dict[str, int]:
+    """COPY the model's output into the ``_next`` tables and derive reasons and popular lists."""
+    recs = recommendations.select(
+        "user_id",
+        "rank",
+        pl.col("item_id").alias("event_id"),
+        "score",
+        pl.lit(model_version).alias("model_version"),
+    )
+    sims = similar.select(
+        pl.col("item_id").alias("event_id"),
+        "rank",
+        pl.col("similar_item_id").alias("similar_event_id"),
+        "score",
+        pl.lit(model_version).alias("model_version"),
+    )
+    counts = {
+        "user_recommendations": copy_into(
+            conn, sql.Identifier("serving", "user_recommendations_next"), recs
+        ),
+        "similar_events": copy_into(conn, sql.Identifier("serving", "similar_events_next"), sims),
+    }
+    conn.execute(_REASONS)
+    counts["popular_events"] = conn.execute(_POPULAR, {"version": model_version, "k": k}).rowcount
+    return counts
+
+
+def swap_in_next_tables(conn: psycopg.Connection) -> None:
+    """Rename every ``_next`` table over its live one, in the caller's (short) transaction."""
+    for table in SERVING_TABLES:
+        live = sql.Identifier("serving", table)
+        conn.execute(sql.SQL("DROP TABLE {}").format(live))
+        conn.execute(
+            sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+                sql.Identifier("serving", f"{table}_next"), sql.Identifier(table)
+            )
+        )

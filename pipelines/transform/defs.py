@@ -1,0 +1,10 @@
+"""Transform domain: the dbt models and the dbt resource."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipelines.transform.assets import dbt_models
+from pipelines.transform.project import dbt_resource
+
+defs = dg.Definitions(assets=[dbt_models], resources={"dbt": dbt_resource()})
