@@ -1,0 +1,7 @@
+-- One row per user and UTC day with at least one interaction: the base of DAU/WAU/MAU and retention.
+select
+    user_id,
+    occurred_date as activity_date,
+    count(*) as interaction_count
+from {{ ref('fct_interactions') }}
+group by user_id, occurred_date

@@ -1,0 +1,26 @@
+with feedback as (
+    select
+        feedback_id,
+        user_id,
+        event_id,
+        model_version,
+        action,
+        position,
+        occurred_at,
+        received_at,
+        record_origin
+    from {{ ref('int_recommendation_feedback_unioned') }}
+)
+
+select
+    feedback_id,
+    user_id,
+    event_id,
+    model_version,
+    action,
+    position,
+    occurred_at,
+    (occurred_at at time zone 'utc')::date as occurred_date,
+    received_at,
+    record_origin
+from feedback

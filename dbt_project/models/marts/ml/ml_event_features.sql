@@ -1,0 +1,20 @@
+-- Event attributes the recommenders use, one row per event (every status: filter on `status` and
+-- `starts_at` for what may be recommended).
+select
+    event_id::bigint as event_id,
+    title,
+    description,
+    category,
+    tags::text[] as tags,
+    city,
+    lat::double precision as lat,
+    lng::double precision as lng,
+    price::double precision as price,
+    currency::text as currency,
+    capacity::integer as capacity,
+    status,
+    starts_at,
+    ends_at,
+    organizer_id::bigint as organizer_id,
+    created_at
+from {{ ref('dim_events') }}
