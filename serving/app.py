@@ -1,0 +1,95 @@
+"""The application factory: routers, error handlers, middleware and the database pool.
+
+``create_app()`` builds a fresh app (tests build their own); ``app`` is the one uvicorn serves
+(``uvicorn serving.app:app``). Nothing here touches the database at import time, and the app does
+not apply migrations: ``python -m core.migrate`` does, before the API starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+
+from core.settings import Settings, get_settings
+from serving.db import create_pool
+from serving.docs import install_docs
+from serving.errors import install_error_handlers
+from serving.observability import Metrics, ObservabilityMiddleware, configure_logging
+from serving.responses import OrjsonResponse
+from serving.routers import (
+    auth,
+    events,
+    health,
+    interactions,
+    recommendations,
+    registrations,
+    search,
+)
+from serving.security import LoginThrottle
+
+API_TITLE = "Events Platform API"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A new, unstarted app; its lifespan opens the pool and closes it on shutdown."""
+    settings = settings or get_settings()
+    configure_logging()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = create_pool(settings)
+        # Not waiting for the first connection: the API starts (and /health says why it is
+        # unhealthy) even while the database is still coming up.
+        await pool.open(wait=False)
+        app.state.pool = pool
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    app = FastAPI(
+        title=API_TITLE,
+        version="1.0.0",
+        description="CRUD, search and recommendations of the events marketplace.",
+        lifespan=lifespan,
+        default_response_class=OrjsonResponse,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.login_throttle = LoginThrottle(max_failures=5, window_seconds=300)
+    app.state.client_throttle = LoginThrottle(max_failures=100, window_seconds=300)
+    install_error_handlers(app)
+    for module in (health, auth, events, registrations, interactions, search, recommendations):
+        app.include_router(module.router)
+
+    metrics = Metrics(app)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics(_: Request) -> Response:
+        """Prometheus text format: request counts, latency histograms and pool gauges."""
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    install_docs(app)
+    # Added innermost first: gzip and CORS run inside the observability middleware so the
+    # request id and timing cover everything.
+    app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["ETag", "X-Request-ID"],
+        )
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics)
+    return app
+
+
+app = create_app()

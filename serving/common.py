@@ -1,0 +1,75 @@
+"""Pieces several routers share: the public event shape, its SQL columns, paging and ids."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Path, Query
+from pydantic import BaseModel
+
+from serving.responses import OrjsonResponse
+
+MAX_BIGINT = 2**63 - 1
+
+EventId = Annotated[int, Path(ge=1, le=MAX_BIGINT, description="Event id")]
+UserIdQuery = Annotated[int | None, Query(ge=1, le=MAX_BIGINT)]
+
+# The columns of an event as the API shows it, for ``app.events`` aliased ``e``. The price is
+# sent as a float: clients parse JSON numbers, and orjson does not encode Decimal.
+EVENT_COLUMNS = """
+    e.id, e.title, e.description, e.category, e.tags, e.starts_at, e.ends_at, e.venue_name,
+    e.city, e.lat, e.lng, e.capacity, e.price::float8 AS price, e.currency, e.organizer_id,
+    e.status, e.version, e.created_at, e.updated_at"""
+
+
+class EventOut(BaseModel):
+    """An event as every endpoint returns it."""
+
+    id: int
+    title: str
+    description: str
+    category: str
+    tags: list[str]
+    starts_at: datetime
+    ends_at: datetime
+    venue_name: str | None
+    city: str | None
+    lat: float | None
+    lng: float | None
+    capacity: int
+    price: float
+    currency: str
+    organizer_id: int | None
+    status: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class PageInfo(BaseModel):
+    total: int
+    limit: int
+    offset: int
+
+
+class Paging:
+    """Offset paging: ``limit`` items from ``offset`` in a stable order chosen by the query."""
+
+    def __init__(
+        self,
+        limit: Annotated[int, Query(ge=1, le=100, description="Items per page")] = 20,
+        offset: Annotated[int, Query(ge=0, le=100_000, description="Items to skip")] = 0,
+    ) -> None:
+        self.limit = limit
+        self.offset = offset
+
+
+PagingDep = Annotated[Paging, Depends()]
+
+
+def respond(
+    content: Any, status_code: int = 200, headers: dict[str, str] | None = None
+) -> OrjsonResponse:
+    """Render ``content`` with orjson, skipping a second validation of rows the SQL shaped."""
+    return OrjsonResponse(content, status_code=status_code, headers=headers)

@@ -1,0 +1,158 @@
+"""One error shape for every client mistake and server failure.
+
+Every error body is ``{"error": {"code": ..., "message": ..., "details": ...}}``: ``code`` is
+stable and machine-readable, ``message`` is for humans, ``details`` is optional structured context.
+No stack trace or SQL ever reaches the client.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import psycopg
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from psycopg_pool import PoolTimeout
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from serving.responses import OrjsonResponse
+
+log = logging.getLogger("serving.errors")
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: Any | None = None
+
+
+class ErrorResponse(BaseModel):
+    """The body of every 4xx and 5xx answer."""
+
+    error: ErrorBody
+
+
+class ApiError(Exception):
+    """An error the handlers raise on purpose; rendered with its status and code."""
+
+    def __init__(
+        self,
+        status_code: int,
+        code: str,
+        message: str,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+        self.details = details
+        self.headers = headers
+
+
+def not_found(what: str = "resource") -> ApiError:
+    return ApiError(404, "not_found", f"{what} not found")
+
+
+def forbidden(message: str = "not allowed") -> ApiError:
+    return ApiError(403, "forbidden", message)
+
+
+def error_response(
+    status_code: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: dict[str, str] | None = None,
+) -> OrjsonResponse:
+    body = {"error": {"code": code, "message": message, "details": details}}
+    return OrjsonResponse(body, status_code=status_code, headers=headers)
+
+
+# Status codes Starlette raises itself (unknown path, wrong method, ...) and their codes.
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+}
+
+
+async def _api_error(_: Request, exc: Exception) -> OrjsonResponse:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
+
+
+async def _http_error(_: Request, exc: Exception) -> OrjsonResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+    return error_response(exc.status_code, code, message, headers=exc.headers)
+
+
+def _clean_validation_errors(errors: Any) -> list[dict[str, Any]]:
+    # Echo where and why, not the offending input: it may be huge or hold a password.
+    cleaned = []
+    for err in errors:
+        cleaned.append(
+            {
+                "loc": [str(part) for part in err.get("loc", ())],
+                "type": err.get("type"),
+                "msg": err.get("msg"),
+            }
+        )
+    return jsonable_encoder(cleaned)
+
+
+async def _validation_error(_: Request, exc: Exception) -> OrjsonResponse:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(
+        422, "validation_error", "request is invalid", _clean_validation_errors(exc.errors())
+    )
+
+
+async def _data_error(_: Request, exc: Exception) -> OrjsonResponse:
+    # Values the database refuses (NUL bytes, out-of-range numbers) are the client's mistake.
+    log.info("database rejected input: %s", type(exc).__name__)
+    return error_response(422, "invalid_input", "a value is not acceptable")
+
+
+async def _database_unavailable(_: Request, exc: Exception) -> OrjsonResponse:
+    log.warning("database unavailable: %s", type(exc).__name__)
+    return error_response(
+        503, "database_unavailable", "the database is unavailable", headers={"Retry-After": "1"}
+    )
+
+
+async def _unexpected(_: Request, exc: Exception) -> OrjsonResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return error_response(500, "internal_error", "internal server error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map every exception type to the common error shape."""
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(psycopg.DataError, _data_error)
+    app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
+    app.add_exception_handler(psycopg.InterfaceError, _database_unavailable)
+    app.add_exception_handler(PoolTimeout, _database_unavailable)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+# Documented on every route so clients (and schemathesis) know the error body.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 409, 412, 422, 429, 503)
+}

@@ -1,0 +1,202 @@
+"""Recommendations read from what batch scoring published in ``serving.*``.
+
+Each answer is one query: the precomputed rows joined with the events, filtered at read time
+(events that are past, cancelled, full, or that the user registered for or dismissed since the
+batch ran). Users without a precomputed set, or whose set runs dry, get popular events: in their
+home city, then in their interests, then globally.
+
+The batch job swaps these tables by renaming fresh copies; the queries name the tables, never
+their OIDs, so a swap under load only makes PostgreSQL re-plan a prepared statement.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from serving.common import EVENT_COLUMNS, MAX_BIGINT, EventId, EventOut, respond
+from serving.db import Connection
+from serving.errors import ERROR_RESPONSES, ApiError, forbidden
+from serving.routers.events import load_visible_event
+from serving.security import CurrentPrincipal, OptionalPrincipal
+from serving.text import NoNulStr
+
+router = APIRouter(
+    prefix="/api/v1/recommendations", tags=["recommendations"], responses=ERROR_RESPONSES
+)
+
+# Conditions an event must still meet when it is shown; ``e`` is the event, ``%(user_id)s`` the
+# user. Full: the confirmed registrations reach the capacity (index-only count per candidate).
+RECOMMENDABLE = """
+    e.status = 'published' AND e.starts_at > now()
+    AND (%(category)s::text IS NULL OR e.category = %(category)s)
+    AND e.capacity > (SELECT count(*) FROM app.registrations c
+                      WHERE c.event_id = e.id AND c.status IN ('confirmed', 'attended'))
+    AND NOT EXISTS (SELECT 1 FROM app.registrations g
+                    WHERE g.user_id = %(user_id)s AND g.event_id = e.id
+                      AND g.status <> 'cancelled')
+    AND NOT EXISTS (SELECT 1 FROM app.interactions d
+                    WHERE d.user_id = %(user_id)s AND d.event_id = e.id AND d.type = 'dismiss')
+    AND NOT EXISTS (SELECT 1 FROM app.recommendation_feedback f
+                    WHERE f.user_id = %(user_id)s AND f.event_id = e.id
+                      AND f.action IN ('dismiss', 'dislike'))"""
+
+PERSONAL_RECOMMENDATIONS_SQL = f"""
+    SELECT {EVENT_COLUMNS}, r.score::float8 AS score,
+           coalesce(r.reason, 'recommended for you') AS reason, r.model_version
+    FROM serving.user_recommendations r
+    JOIN app.events e ON e.id = r.event_id
+    WHERE r.user_id = %(user_id)s AND {RECOMMENDABLE}
+    ORDER BY r.rank
+    LIMIT %(limit)s"""
+
+# Popular events for a user: home city first, then the asked or interesting categories, then
+# everywhere.
+# ``%(exclude)s`` holds the ids already recommended, when topping up a short personal list.
+POPULAR_FOR_USER_SQL = f"""
+    WITH profile AS (
+        SELECT home_city, interests FROM app.users WHERE id = %(user_id)s
+    ), candidates AS (
+        SELECT p.event_id, p.score, p.rank, p.model_version, 1 AS tier,
+               'popular in ' || p.scope_value AS reason
+        FROM serving.popular_events p JOIN profile u ON p.scope_value = u.home_city
+        WHERE p.scope = 'city'
+        UNION ALL
+        SELECT p.event_id, p.score, p.rank, p.model_version, 2 AS tier,
+               'popular in ' || p.scope_value AS reason
+        FROM serving.popular_events p
+        WHERE p.scope = 'category'
+          AND (p.scope_value = %(category)s
+               OR p.scope_value = ANY (coalesce((SELECT interests FROM profile), '{{}}')))
+        UNION ALL
+        SELECT p.event_id, p.score, p.rank, p.model_version, 3 AS tier,
+               'popular right now' AS reason
+        FROM serving.popular_events p
+        WHERE p.scope = 'global' AND p.scope_value = ''
+    ), best AS (
+        SELECT DISTINCT ON (event_id) * FROM candidates
+        WHERE event_id <> ALL (%(exclude)s::bigint[])
+        ORDER BY event_id, tier, rank
+    )
+    SELECT {EVENT_COLUMNS}, b.score::float8 AS score, b.reason, b.model_version
+    FROM best b JOIN app.events e ON e.id = b.event_id
+    WHERE {RECOMMENDABLE}
+    ORDER BY b.tier, b.rank, e.id
+    LIMIT %(limit)s"""
+
+SIMILAR_EVENTS_SQL = f"""
+    SELECT {EVENT_COLUMNS}, s.score::float8 AS score, s.model_version
+    FROM serving.similar_events s
+    JOIN app.events e ON e.id = s.similar_event_id
+    WHERE s.event_id = %(event_id)s AND e.status = 'published' AND e.starts_at > now()
+    ORDER BY s.rank
+    LIMIT %(limit)s"""
+
+# Content neighbours for an event the batch has not seen yet: shared tags, same category and
+# city, and closeness in time, scored in SQL over upcoming published events.
+CONTENT_SIMILAR_SQL = f"""
+    WITH target AS (SELECT category, tags, city, starts_at FROM app.events WHERE id = %(event_id)s)
+    SELECT {EVENT_COLUMNS},
+           (cardinality(ARRAY(SELECT unnest(e.tags) INTERSECT SELECT unnest(t.tags)))::float8
+              / greatest(cardinality(t.tags), 1)
+            + CASE WHEN e.category = t.category THEN 1.0 ELSE 0.0 END
+            + CASE WHEN e.city IS NOT DISTINCT FROM t.city THEN 0.5 ELSE 0.0 END) / 2.5
+           AS score,
+           'content' AS model_version
+    FROM app.events e, target t
+    WHERE e.id <> %(event_id)s AND e.status = 'published' AND e.starts_at > now()
+      AND (e.category = t.category OR e.tags && t.tags)
+    ORDER BY score DESC, abs(extract(epoch FROM e.starts_at - t.starts_at)), e.id
+    LIMIT %(limit)s"""
+
+
+class RecommendedEvent(EventOut):
+    score: float
+    reason: str
+    model_version: str
+
+
+class Recommendations(BaseModel):
+    user_id: int
+    model_version: str | None
+    source: Literal["personalized", "popular", "mixed", "none"]
+    recommendations: list[RecommendedEvent]
+
+
+class SimilarEvent(EventOut):
+    score: float
+    model_version: str
+
+
+class SimilarEvents(BaseModel):
+    event_id: int
+    model_version: str | None
+    similar_events: list[SimilarEvent]
+
+
+@router.get("/events", response_model=Recommendations)
+async def recommend_events(
+    conn: Connection,
+    principal: CurrentPrincipal,
+    user_id: Annotated[int | None, Query(ge=1, le=MAX_BIGINT)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    algorithm: Literal["auto", "personalized", "popular"] = "auto",
+    category: Annotated[NoNulStr | None, Query(min_length=1, max_length=50)] = None,
+) -> object:
+    """A user's recommendations; readable by that user, admins and the service client."""
+    if user_id is None:
+        if principal.user_id is None:
+            raise ApiError(422, "validation_error", "user_id is required with a service token")
+        user_id = principal.user_id
+    if not principal.may_act_for(user_id):
+        raise forbidden("recommendations are private to their user")
+    params: dict[str, Any] = {"user_id": user_id, "limit": limit, "category": category}
+    items: list[dict[str, Any]] = []
+    if algorithm != "popular":
+        cur = await conn.execute(PERSONAL_RECOMMENDATIONS_SQL, params)
+        items = await cur.fetchall()
+    personal = len(items)
+    if personal < limit and algorithm != "personalized":
+        params.update(limit=limit - personal, exclude=[item["id"] for item in items])
+        cur = await conn.execute(POPULAR_FOR_USER_SQL, params)
+        items.extend(await cur.fetchall())
+    if not items:
+        source = "none"
+    elif personal == len(items):
+        source = "personalized"
+    else:
+        source = "mixed" if personal else "popular"
+    return respond(
+        {
+            "user_id": user_id,
+            "model_version": items[0]["model_version"] if items else None,
+            "source": source,
+            "recommendations": items,
+        }
+    )
+
+
+@router.get("/events/{event_id}/similar", response_model=SimilarEvents)
+async def similar_events(
+    event_id: EventId,
+    conn: Connection,
+    principal: OptionalPrincipal,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> object:
+    """Precomputed neighbours of an event; content similarity for events newer than the batch."""
+    await load_visible_event(conn, event_id, principal)
+    params = {"event_id": event_id, "limit": limit}
+    cur = await conn.execute(SIMILAR_EVENTS_SQL, params)
+    items = await cur.fetchall()
+    if not items:
+        cur = await conn.execute(CONTENT_SIMILAR_SQL, params)
+        items = await cur.fetchall()
+    return respond(
+        {
+            "event_id": event_id,
+            "model_version": items[0]["model_version"] if items else None,
+            "similar_events": items,
+        }
+    )

@@ -1,0 +1,240 @@
+"""Registrations: register, cancel and list, never exceeding an event's capacity.
+
+Every change to an event's registrations runs in a transaction that first locks the event's row
+(``FOR NO KEY UPDATE``), so concurrent requests for one event are decided one at a time against
+an exact count: a full event waitlists, and cancelling a confirmed place promotes the earliest
+waitlisted user in the same transaction. Registering twice returns the existing registration.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import psycopg
+from fastapi import APIRouter, Body, Path
+from pydantic import BaseModel, Field
+
+from serving.common import MAX_BIGINT, EventId, PageInfo, PagingDep, respond
+from serving.db import Connection
+from serving.errors import ERROR_RESPONSES, ApiError, forbidden, not_found
+from serving.routers.events import EVENT_BY_ID_SQL, can_manage, can_see
+from serving.security import CurrentPrincipal, Principal
+
+router = APIRouter(prefix="/api/v1", tags=["registrations"], responses=ERROR_RESPONSES)
+
+REGISTRATION_COLUMNS = "r.id, r.user_id, r.event_id, r.status, r.created_at, r.updated_at"
+
+LOCK_EVENT_SQL = """
+    SELECT id, capacity, status, starts_at, organizer_id, starts_at > now() AS upcoming
+    FROM app.events WHERE id = %(event_id)s FOR NO KEY UPDATE"""
+
+REGISTRATION_SQL = f"""
+    SELECT {REGISTRATION_COLUMNS} FROM app.registrations r
+    WHERE r.user_id = %(user_id)s AND r.event_id = %(event_id)s"""
+
+CONFIRMED_COUNT_SQL = """
+    SELECT count(*) AS confirmed FROM app.registrations
+    WHERE event_id = %(event_id)s AND status IN ('confirmed', 'attended')"""
+
+# A cancelled registration is revived at the back of the queue (its created_at is reset).
+UPSERT_REGISTRATION_SQL = f"""
+    INSERT INTO app.registrations AS r (user_id, event_id, status)
+    VALUES (%(user_id)s, %(event_id)s, %(status)s)
+    ON CONFLICT (user_id, event_id) DO UPDATE
+        SET status = EXCLUDED.status, created_at = now(), updated_at = now()
+        WHERE r.status = 'cancelled'
+    RETURNING {REGISTRATION_COLUMNS}"""
+
+CANCEL_REGISTRATION_SQL = f"""
+    UPDATE app.registrations AS r SET status = 'cancelled', updated_at = now()
+    WHERE r.user_id = %(user_id)s AND r.event_id = %(event_id)s
+    RETURNING {REGISTRATION_COLUMNS}"""
+
+PROMOTE_WAITLISTED_SQL = f"""
+    UPDATE app.registrations AS r SET status = 'confirmed', updated_at = now()
+    WHERE r.id IN (SELECT w.id FROM app.registrations w
+                   WHERE w.event_id = %(event_id)s AND w.status = 'waitlisted'
+                   ORDER BY w.created_at, w.id LIMIT %(places)s)
+    RETURNING {REGISTRATION_COLUMNS}"""
+
+WAITLIST_POSITION_SQL = """
+    SELECT count(*) + 1 AS position FROM app.registrations w
+    WHERE w.event_id = %(event_id)s AND w.status = 'waitlisted'
+      AND (w.created_at, w.id) < (%(created_at)s, %(id)s)"""
+
+LIST_EVENT_REGISTRATIONS_SQL = f"""
+    SELECT {REGISTRATION_COLUMNS} FROM app.registrations r
+    WHERE r.event_id = %(event_id)s
+      AND (%(status)s::text IS NULL OR r.status = %(status)s)
+      AND (%(user_id)s::bigint IS NULL OR r.user_id = %(user_id)s)
+    ORDER BY r.created_at, r.id LIMIT %(limit)s OFFSET %(offset)s"""
+COUNT_EVENT_REGISTRATIONS_SQL = """
+    SELECT count(*) AS total FROM app.registrations r
+    WHERE r.event_id = %(event_id)s
+      AND (%(status)s::text IS NULL OR r.status = %(status)s)
+      AND (%(user_id)s::bigint IS NULL OR r.user_id = %(user_id)s)"""
+
+LIST_USER_REGISTRATIONS_SQL = f"""
+    SELECT {REGISTRATION_COLUMNS} FROM app.registrations r
+    WHERE r.user_id = %(user_id)s AND (%(status)s::text IS NULL OR r.status = %(status)s)
+    ORDER BY r.created_at DESC, r.id DESC LIMIT %(limit)s OFFSET %(offset)s"""
+COUNT_USER_REGISTRATIONS_SQL = """
+    SELECT count(*) AS total FROM app.registrations r
+    WHERE r.user_id = %(user_id)s AND (%(status)s::text IS NULL OR r.status = %(status)s)"""
+
+RegistrationStatus = Literal["confirmed", "waitlisted", "cancelled", "attended"]
+UserId = Annotated[int, Path(ge=1, le=MAX_BIGINT, description="User id")]
+
+
+class RegistrationIn(BaseModel):
+    user_id: Annotated[int, Field(ge=1, le=MAX_BIGINT)] | None = Field(
+        default=None, description="Admins and the service client may register someone else."
+    )
+
+
+class RegistrationOut(BaseModel):
+    id: int
+    user_id: int
+    event_id: int
+    status: RegistrationStatus
+    created_at: datetime
+    updated_at: datetime
+    waitlist_position: int | None = None
+
+
+class RegistrationPage(PageInfo):
+    items: list[RegistrationOut]
+
+
+async def _lock_event(conn: Connection, event_id: int, principal: Principal) -> dict[str, Any]:
+    cur = await conn.execute(LOCK_EVENT_SQL, {"event_id": event_id})
+    event = await cur.fetchone()
+    if event is None or not can_see(principal, event):
+        raise not_found("event")
+    return event
+
+
+async def _with_position(conn: Connection, registration: dict[str, Any]) -> dict[str, Any]:
+    registration["waitlist_position"] = None
+    if registration["status"] == "waitlisted":
+        cur = await conn.execute(WAITLIST_POSITION_SQL, registration)
+        registration["waitlist_position"] = (await cur.fetchone())["position"]  # type: ignore[index]
+    return registration
+
+
+@router.post(
+    "/events/{event_id}/registrations",
+    response_model=RegistrationOut,
+    status_code=201,
+    responses={200: {"model": RegistrationOut, "description": "Already registered"}},
+)
+async def register(
+    event_id: EventId,
+    conn: Connection,
+    principal: CurrentPrincipal,
+    body: Annotated[RegistrationIn | None, Body()] = None,
+) -> object:
+    """Take a place, or a waitlist spot when the event is full; 200 if already registered."""
+    user_id = body.user_id if body and body.user_id else principal.user_id
+    if user_id is None:
+        raise ApiError(422, "validation_error", "user_id is required with a service token")
+    if not principal.may_act_for(user_id):
+        raise forbidden("users register themselves only")
+    async with conn.transaction():
+        event = await _lock_event(conn, event_id, principal)
+        if event["status"] != "published" or not event["upcoming"]:
+            raise ApiError(409, "registration_closed", "the event is not open for registration")
+        params = {"user_id": user_id, "event_id": event_id}
+        cur = await conn.execute(REGISTRATION_SQL, params)
+        existing = await cur.fetchone()
+        if existing is not None and existing["status"] != "cancelled":
+            return respond(await _with_position(conn, existing), status_code=200)
+        cur = await conn.execute(CONFIRMED_COUNT_SQL, params)
+        confirmed = (await cur.fetchone())["confirmed"]  # type: ignore[index]
+        status = "confirmed" if confirmed < event["capacity"] else "waitlisted"
+        try:
+            cur = await conn.execute(UPSERT_REGISTRATION_SQL, {**params, "status": status})
+        except psycopg.errors.ForeignKeyViolation:
+            raise ApiError(422, "unknown_user", "user_id is not a user") from None
+        registration = await cur.fetchone()
+        assert registration is not None
+        registration = await _with_position(conn, registration)
+    return respond(registration, status_code=201)
+
+
+@router.delete("/events/{event_id}/registrations/{user_id}", response_model=RegistrationOut)
+async def cancel_registration(
+    event_id: EventId, user_id: UserId, conn: Connection, principal: CurrentPrincipal
+) -> object:
+    """Give a place up; the first waitlisted user takes it. Cancelling twice is harmless."""
+    async with conn.transaction():
+        event = await _lock_event(conn, event_id, principal)
+        if not (principal.may_act_for(user_id) or can_manage(principal, event)):
+            raise forbidden("users cancel their own registrations only")
+        params = {"user_id": user_id, "event_id": event_id}
+        cur = await conn.execute(REGISTRATION_SQL, params)
+        existing = await cur.fetchone()
+        if existing is None:
+            raise not_found("registration")
+        if existing["status"] == "cancelled":
+            return respond(await _with_position(conn, existing))
+        cur = await conn.execute(CANCEL_REGISTRATION_SQL, params)
+        cancelled = await cur.fetchone()
+        assert cancelled is not None
+        if existing["status"] == "confirmed":
+            cur = await conn.execute(CONFIRMED_COUNT_SQL, params)
+            confirmed = (await cur.fetchone())["confirmed"]  # type: ignore[index]
+            places = max(event["capacity"] - confirmed, 0)
+            if places:
+                await conn.execute(PROMOTE_WAITLISTED_SQL, {**params, "places": places})
+    return respond(await _with_position(conn, cancelled))
+
+
+@router.get("/events/{event_id}/registrations", response_model=RegistrationPage)
+async def list_event_registrations(
+    event_id: EventId,
+    conn: Connection,
+    principal: CurrentPrincipal,
+    paging: PagingDep,
+    status: RegistrationStatus | None = None,
+) -> object:
+    """The organiser, admins and the service client see everyone; a user sees their own."""
+    cur = await conn.execute(EVENT_BY_ID_SQL, {"id": event_id})
+    event = await cur.fetchone()
+    if event is None or not can_see(principal, event):
+        raise not_found("event")
+    only_user = None if can_manage(principal, event) else principal.user_id
+    params = {
+        "event_id": event_id,
+        "status": status,
+        "user_id": only_user,
+        "limit": paging.limit,
+        "offset": paging.offset,
+    }
+    async with conn.pipeline():
+        items_cur = await conn.execute(LIST_EVENT_REGISTRATIONS_SQL, params)
+        count_cur = await conn.execute(COUNT_EVENT_REGISTRATIONS_SQL, params)
+    items = await items_cur.fetchall()
+    total = (await count_cur.fetchone())["total"]  # type: ignore[index]
+    return respond({"items": items, "total": total, "limit": paging.limit, "offset": paging.offset})
+
+
+@router.get("/users/{user_id}/registrations", response_model=RegistrationPage, tags=["users"])
+async def list_user_registrations(
+    user_id: UserId,
+    conn: Connection,
+    principal: CurrentPrincipal,
+    paging: PagingDep,
+    status: RegistrationStatus | None = None,
+) -> object:
+    """A user's registrations, newest first; private to the user, admins and the service."""
+    if not principal.may_act_for(user_id):
+        raise forbidden("registrations are private to their user")
+    params = {"user_id": user_id, "status": status, "limit": paging.limit, "offset": paging.offset}
+    async with conn.pipeline():
+        items_cur = await conn.execute(LIST_USER_REGISTRATIONS_SQL, params)
+        count_cur = await conn.execute(COUNT_USER_REGISTRATIONS_SQL, params)
+    items = await items_cur.fetchall()
+    total = (await count_cur.fetchone())["total"]  # type: ignore[index]
+    return respond({"items": items, "total": total, "limit": paging.limit, "offset": paging.offset})

@@ -1,0 +1,171 @@
+"""Passwords, tokens and the principal behind each request.
+
+Passwords are hashed with argon2 (in a worker thread: hashing is deliberately slow). Tokens are
+HS256 JWTs carrying the user id and role, so authorising a request needs no database round trip.
+The static service token from the settings grants the ``service`` role to batch clients.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import jwt
+from anyio import to_thread
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from core.settings import get_settings
+from serving.errors import ApiError
+
+JWT_ALGORITHM = "HS256"
+_hasher = PasswordHasher()
+# A real hash to verify against when the e-mail is unknown, so response time does not reveal
+# which accounts exist.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+SERVICE_ROLE = "service"
+PRIVILEGED_ROLES = frozenset({"admin", SERVICE_ROLE})
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a user (id and role) or the service client (no user id)."""
+
+    user_id: int | None
+    role: str
+
+    @property
+    def is_privileged(self) -> bool:
+        """Admins and the service client may act on any user's data."""
+        return self.role in PRIVILEGED_ROLES
+
+    def may_act_for(self, user_id: int) -> bool:
+        return self.is_privileged or self.user_id == user_id
+
+
+async def hash_password(password: str) -> str:
+    return await to_thread.run_sync(_hasher.hash, password)
+
+
+async def verify_password(password_hash: str | None, password: str) -> bool:
+    """True when ``password`` matches; unknown users still cost one verification."""
+
+    def verify() -> bool:
+        try:
+            return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    return await to_thread.run_sync(verify)
+
+
+def create_access_token(user_id: int, role: str) -> tuple[str, int]:
+    """A signed token for the user and its lifetime in seconds."""
+    settings = get_settings()
+    ttl = timedelta(minutes=settings.jwt_ttl_minutes)
+    now = datetime.now(UTC)
+    claims = {"sub": str(user_id), "role": role, "iat": now, "exp": now + ttl}
+    token = jwt.encode(claims, settings.jwt_secret_value(), algorithm=JWT_ALGORITHM)
+    return token, int(ttl.total_seconds())
+
+
+def _unauthorized(message: str) -> ApiError:
+    return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def principal_from_token(token: str) -> Principal:
+    """The principal a bearer token stands for; raises 401 when it is invalid or expired."""
+    settings = get_settings()
+    service = settings.service_token
+    if service is not None and hmac.compare_digest(
+        token.encode(), service.get_secret_value().encode()
+    ):
+        return Principal(user_id=None, role=SERVICE_ROLE)
+    try:
+        claims = jwt.decode(
+            token,
+            settings.jwt_secret_value(),
+            algorithms=[JWT_ALGORITHM],
+            options={"require": ["exp", "sub"]},
+        )
+        return Principal(user_id=int(claims["sub"]), role=str(claims.get("role", "attendee")))
+    except jwt.ExpiredSignatureError:
+        raise _unauthorized("token expired") from None
+    except (jwt.InvalidTokenError, ValueError):
+        raise _unauthorized("invalid token") from None
+
+
+_bearer = HTTPBearer(auto_error=False, description="JWT from /auth/login or the service token")
+
+
+async def optional_principal(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal | None:
+    """The caller when a bearer token is present; anonymous callers get ``None``."""
+    if credentials is None:
+        return None
+    return principal_from_token(credentials.credentials)
+
+
+async def require_principal(
+    principal: Annotated[Principal | None, Depends(optional_principal)],
+) -> Principal:
+    """The caller; requests without a valid bearer token are refused with 401."""
+    if principal is None:
+        raise _unauthorized("a bearer token is required")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(require_principal)]
+OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
+
+
+class LoginThrottle:
+    """Refuses logins for an account (or client address) after repeated failures.
+
+    In-process and per worker: enough to make online guessing slow. Behind several workers or
+    hosts, a shared store (the database or a cache) would hold these counters instead.
+    """
+
+    def __init__(self, max_failures: int = 5, window_seconds: float = 300.0) -> None:
+        self.max_failures = max_failures
+        self.window_seconds = window_seconds
+        self._failures: dict[str, list[float]] = {}
+
+    def _recent(self, key: str, now: float) -> list[float]:
+        kept = [t for t in self._failures.get(key, []) if now - t < self.window_seconds]
+        if kept:
+            self._failures[key] = kept
+        else:
+            self._failures.pop(key, None)
+        return kept
+
+    def retry_after(self, *keys: str) -> int:
+        """Seconds until another attempt is allowed for any of ``keys``; 0 when allowed now."""
+        now = time.monotonic()
+        wait = 0.0
+        for key in keys:
+            recent = self._recent(key, now)
+            if len(recent) >= self.max_failures:
+                wait = max(wait, self.window_seconds - (now - recent[-self.max_failures]))
+        return int(wait) + 1 if wait > 0 else 0
+
+    def failed(self, *keys: str) -> None:
+        now = time.monotonic()
+        if len(self._failures) > 100_000:  # bound memory under a spray of random e-mails
+            self._failures.clear()
+        for key in keys:
+            self._failures.setdefault(key, []).append(now)
+
+    def succeeded(self, key: str) -> None:
+        self._failures.pop(key, None)
+
+
+def login_throttle(request: Request) -> LoginThrottle:
+    return request.app.state.login_throttle

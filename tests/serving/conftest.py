@@ -1,0 +1,132 @@
+"""Fixtures for the API tests: the real app over HTTP against the session's PostgreSQL.
+
+Each test module starts from empty ``app``/``serving`` tables (``clean_db``) and inserts the rows
+it needs with the helpers below; tokens are minted the way the login endpoint mints them.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+SERVING_TABLES = (
+    "app.recommendation_feedback, app.interactions, app.registrations, app.events, app.users, "
+    "serving.user_recommendations, serving.similar_events, serving.popular_events, "
+    "serving.publications"
+)
+_emails = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def _application_database() -> None:
+    """Create the application database before the shared fixture migrates it.
+
+    With ``DATABASE_URL`` set (as the session does), ``core.db.ensure_databases`` expects the
+    application database to exist already, so the private server needs it made here.
+    """
+    from psycopg import sql
+
+    from core import pgserver
+    from core.settings import get_settings, with_database
+
+    get_settings.cache_clear()
+    settings = get_settings()
+    pgserver.start(settings.pg_dir, settings.embedded_pg_port, for_tests=True)
+    name = settings.app_database_url.rsplit("/", 1)[-1]
+    maintenance = with_database(settings.app_database_url, "postgres")
+    with psycopg.connect(maintenance, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def database_url(_application_database: None, database_url: str) -> str:
+    """The shared session database, made to exist first (see ``_application_database``)."""
+    return database_url
+
+
+@pytest.fixture(scope="module")
+def db(database_url: str) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+    """An autocommit connection for arranging rows, on tables emptied for this module."""
+    with psycopg.connect(database_url, autocommit=True, row_factory=dict_row) as conn:
+        conn.execute(f"TRUNCATE {SERVING_TABLES} RESTART IDENTITY CASCADE")
+        yield conn
+
+
+@pytest.fixture(scope="module")
+async def client(db: psycopg.Connection) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on a freshly built app whose lifespan (the pool) is running."""
+    from serving.app import create_app
+
+    app = create_app()
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://api.test"
+        ) as http,
+    ):
+        http.app = app  # type: ignore[attr-defined]
+        yield http
+
+
+def bearer(user_id: int, role: str = "attendee") -> dict[str, str]:
+    from serving.security import create_access_token
+
+    token, _ = create_access_token(user_id, role)
+    return {"Authorization": f"Bearer {token}"}
+
+
+SERVICE = {"Authorization": "Bearer test-service-token"}
+
+
+def make_user(
+    db: psycopg.Connection,
+    *,
+    role: str = "attendee",
+    city: str | None = None,
+    interests: list[str] | None = None,
+) -> int:
+    row = db.execute(
+        """INSERT INTO app.users (email, name, role, home_city, interests)
+           VALUES (%s, %s, %s, %s, %s) RETURNING id""",
+        (f"user{next(_emails)}@example.com", "Test User", role, city, interests or []),
+    ).fetchone()
+    return row["id"]
+
+
+def make_event(db: psycopg.Connection, **fields: Any) -> int:
+    starts = fields.pop("starts_at", datetime.now(UTC) + timedelta(days=10))
+    values = {
+        "title": "Event",
+        "description": "",
+        "category": "music",
+        "tags": [],
+        "starts_at": starts,
+        "ends_at": fields.pop("ends_at", starts + timedelta(hours=3)),
+        "city": "Berlin",
+        "lat": None,
+        "lng": None,
+        "capacity": 100,
+        "price": 0,
+        "status": "published",
+        "organizer_id": None,
+    }
+    values.update(fields)
+    columns = ", ".join(values)
+    placeholders = ", ".join(f"%({key})s" for key in values)
+    row = db.execute(
+        f"INSERT INTO app.events ({columns}) VALUES ({placeholders}) RETURNING id", values
+    ).fetchone()
+    return row["id"]

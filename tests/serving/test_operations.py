@@ -1,0 +1,57 @@
+"""Health, metrics, request ids, offline docs and the common error shape."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_health_checks_the_database(client):
+    response = await client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
+
+
+async def test_request_id_is_echoed_or_generated(client):
+    given = await client.get("/health", headers={"X-Request-ID": "abc-123"})
+    assert given.headers["x-request-id"] == "abc-123"
+    generated = await client.get("/health", headers={"X-Request-ID": "bad id\n"})
+    assert len(generated.headers["x-request-id"]) == 32
+
+
+async def test_metrics_count_requests_per_route_template(client):
+    await client.get("/api/v1/events/12345")
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    text = response.text
+    assert (
+        'http_requests_total{method="GET",route="/api/v1/events/{event_id}",status="404"}' in text
+    )
+    assert 'http_request_duration_seconds_bucket{le="0.005",method="GET",route="/health"}' in text
+    assert "api_db_pool_size" in text
+
+
+async def test_unknown_path_uses_the_error_shape(client):
+    response = await client.get("/nope")
+    assert response.status_code == 404
+    assert response.json() == {
+        "error": {"code": "not_found", "message": "Not Found", "details": None}
+    }
+
+
+async def test_validation_errors_use_the_error_shape(client):
+    response = await client.get("/api/v1/events", params={"limit": 0})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert error["details"][0]["loc"] == ["query", "limit"]
+
+
+async def test_docs_work_without_a_cdn(client):
+    response = await client.get("/docs")
+    assert response.status_code == 200
+    assert "cdn." not in response.text
+    assert "openapi.json" in response.text
+    spec = await client.get("/openapi.json")
+    assert "/api/v1/recommendations/events" in spec.json()["paths"]
