@@ -49,19 +49,36 @@ os.environ.pop("MLFLOW_TRACKING_URI_OVERRIDE", None)
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """URL of the test database: a private embedded PostgreSQL with every migration applied."""
+    import psycopg
+    from psycopg import sql
+
     from core import migrate, pgserver
     from core.db import ensure_databases
-    from core.settings import get_settings
+    from core.settings import APP_DATABASE, get_settings
 
     get_settings.cache_clear()
     settings = get_settings()
     pgserver.start(settings.pg_dir, _PG_PORT, for_tests=True)
     try:
+        # DATABASE_URL is set (to this server), so the application database is not created for
+        # us as it is for the embedded default: make it here.
+        with psycopg.connect(settings.maintenance_database_url, autocommit=True) as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (APP_DATABASE,)
+            ).fetchone()
+            if not exists:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(APP_DATABASE)))
         ensure_databases(settings)
         migrate.apply(settings.app_database_url)
         yield settings.app_database_url
     finally:
         pgserver.stop(settings.pg_dir)
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    """Async tests and fixtures run on asyncio (the server's loop)."""
+    return "asyncio"
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,14 @@ import polars as pl
 from core.db import connect
 from core.settings import get_settings
 from pipelines.ml import publish, tracking
-from pipelines.ml.evaluation import PROTOCOL, K, champion_holdout_metrics, metric_key
+from pipelines.ml.evaluation import (
+    PARAMS_KEY,
+    PROTOCOL,
+    K,
+    champion_holdout_metrics,
+    finite_metrics,
+    metric_key,
+)
 from pipelines.ml.promotion import PRIMARY_METRIC, decide_promotion
 from pipelines.ml.training_data import load_training_data
 
@@ -27,6 +34,10 @@ TRAINING_INPUTS = [
     dg.AssetKey(["marts", "ml_event_features"]),
     dg.AssetKey(["marts", "ml_user_features"]),
 ]
+
+
+def _markdown(table: pl.DataFrame) -> str:
+    return table.drop("params").to_pandas().to_markdown(index=False, floatfmt=".4f")
 
 
 def _lineage(interactions: pl.DataFrame, items: pl.DataFrame, users: pl.DataFrame) -> dict:
@@ -61,26 +72,27 @@ def recommender(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     result = run_experiment(
         interactions, items, users, protocol=PROTOCOL, k=K, random_state=42, now=None
     )
+    if not result.best_model:
+        raise dg.Failure(
+            "every candidate model failed or was skipped; nothing is registered",
+            metadata={"evaluation": dg.MetadataValue.md(_markdown(result.table))},
+        )
     best = result.table.filter(pl.col("model") == result.best_model).row(0, named=True)
-    challenger_metrics = {
-        metric: float(best[metric])
-        for metric in (f"precision@{K}", f"recall@{K}", f"ndcg@{K}", "map", f"map@{K}", "coverage")
-    }
+    challenger_metrics = finite_metrics(best)
     with mlflow.start_run(run_name=f"train-{context.run_id[:8]}") as run:
         mlflow.log_params(
             {
                 "algorithm": result.best_model,
                 "protocol": PROTOCOL,
                 "k": K,
-                **{f"param.{k}": v for k, v in result.best_params.items()},
+                PARAMS_KEY: json.dumps(result.best_params, sort_keys=True, default=str),
                 **_lineage(interactions, items, users),
                 **{f"split.{k}": v for k, v in result.split_summary.items()},
             }
         )
         for row in result.table.iter_rows(named=True):
-            for metric, value in row.items():
-                if isinstance(value, float) and value == value:
-                    mlflow.log_metric(metric_key(row["model"], metric), value)
+            for metric, value in finite_metrics(row).items():
+                mlflow.log_metric(metric_key(row["model"], metric), value)
         mlflow.log_metrics({metric_key(None, m): v for m, v in challenger_metrics.items()})
         mlflow.log_table(result.table.to_pandas(), artifact_file=f"evaluation/{PROTOCOL}.json")
         final = fit_final(result.best_model, result.best_params, interactions, items, users)
@@ -119,9 +131,7 @@ def recommender(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             "champion_metrics": dg.MetadataValue.json(champion_metrics or {}),
             "promoted": dg.MetadataValue.bool(decision.promote),
             "promotion_reason": dg.MetadataValue.text(decision.reason),
-            "evaluation": dg.MetadataValue.md(
-                result.table.drop("params").to_pandas().to_markdown(index=False)
-            ),
+            "evaluation": dg.MetadataValue.md(_markdown(result.table)),
             "mlflow_run": dg.MetadataValue.url(
                 f"{settings.mlflow_ui_url}/#/experiments/{run.info.experiment_id}/runs/{run_id}"
             ),

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-PRIMARY_METRIC = "ndcg@10"
-GUARD_METRICS = ("coverage", "recall@10")
+PRIMARY_METRIC = "ndcg@k"
+GUARD_METRICS = ("coverage", "recall@k")
 
 
 @dataclass(frozen=True)

@@ -6,29 +6,29 @@ from pipelines.ml.promotion import decide_promotion
 
 
 def test_first_model_needs_the_floor() -> None:
-    assert decide_promotion({"ndcg@10": 0.2}, None, margin=0.0, floor=0.1).promote
-    decision = decide_promotion({"ndcg@10": 0.05}, None, margin=0.0, floor=0.1)
+    assert decide_promotion({"ndcg@k": 0.2}, None, margin=0.0, floor=0.1).promote
+    decision = decide_promotion({"ndcg@k": 0.05}, None, margin=0.0, floor=0.1)
     assert not decision.promote
     assert "floor" in decision.reason
 
 
 def test_challenger_must_beat_champion_by_margin() -> None:
-    champion = {"ndcg@10": 0.30, "coverage": 0.5}
+    champion = {"ndcg@k": 0.30, "coverage": 0.5}
     assert not decide_promotion(
-        {"ndcg@10": 0.305, "coverage": 0.5}, champion, margin=0.02, floor=0
+        {"ndcg@k": 0.305, "coverage": 0.5}, champion, margin=0.02, floor=0
     ).promote
     assert decide_promotion(
-        {"ndcg@10": 0.31, "coverage": 0.5}, champion, margin=0.02, floor=0
+        {"ndcg@k": 0.31, "coverage": 0.5}, champion, margin=0.02, floor=0
     ).promote
 
 
 def test_guard_metric_regression_blocks_promotion() -> None:
-    champion = {"ndcg@10": 0.30, "coverage": 0.5}
-    decision = decide_promotion({"ndcg@10": 0.40, "coverage": 0.2}, champion, margin=0.0, floor=0)
+    champion = {"ndcg@k": 0.30, "coverage": 0.5}
+    decision = decide_promotion({"ndcg@k": 0.40, "coverage": 0.2}, champion, margin=0.0, floor=0)
     assert not decision.promote
     assert decision.reason.startswith("coverage regresses")
 
 
 def test_failed_evaluation_is_never_promoted() -> None:
-    assert not decide_promotion({"ndcg@10": float("nan")}, None, margin=0.0, floor=0.0).promote
+    assert not decide_promotion({"ndcg@k": float("nan")}, None, margin=0.0, floor=0.0).promote
     assert not decide_promotion({}, None, margin=0.0, floor=0.0).promote

@@ -1,0 +1,56 @@
+"""How the training job measures models: the protocol, k, and the champion on today's hold-out.
+
+Challenger and champion must be compared on the same hold-out: the champion's algorithm and
+hyperparameters (from its MLflow run) are refit on today's training part and scored on today's
+test part, exactly as the challenger was.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
+
+PROTOCOL = "future-events"
+K = 10
+RANDOM_STATE = 42
+METRICS = ("precision@k", "recall@k", "ndcg@k", "map", "map@k", "coverage")
+PARAMS_KEY = "params_json"
+
+
+def metric_key(model: str | None, metric: str) -> str:
+    """An MLflow-safe metric name (``@`` is not allowed): ``item_knn/ndcg_at_10``."""
+    name = metric.replace("@k", f"_at_{K}").replace("@", "_at_")
+    return f"{model}/{name}" if model else name
+
+
+def finite_metrics(row: dict[str, Any]) -> dict[str, float]:
+    """The row's metrics that have a value (a failed or skipped model has none)."""
+    return {
+        metric: float(row[metric])
+        for metric in METRICS
+        if row.get(metric) is not None and row[metric] == row[metric]
+    }
+
+
+def champion_holdout_metrics(
+    client: MlflowClient,
+    champion: ModelVersion,
+    interactions: pl.DataFrame,
+    items: pl.DataFrame,
+    users: pl.DataFrame,
+) -> dict[str, float]:
+    """The champion's metrics on today's hold-out, refit from its logged algorithm and params."""
+    from models.protocols import evaluate_on_split, make_split
+    from models.registry import make_model
+
+    logged = client.get_run(champion.run_id).data.params
+    algorithm, params = logged["algorithm"], json.loads(logged.get(PARAMS_KEY, "{}"))
+    split = make_split(PROTOCOL, interactions, items, seed=RANDOM_STATE)
+    model = make_model(algorithm, params).fit(split.train, items, users)
+    return finite_metrics(evaluate_on_split(model, split, K))

@@ -1,0 +1,165 @@
+"""The whole platform on a small generated data set: files → raw → marts → models → API.
+
+Runs the real pipeline (Dagster, Great Expectations, dbt, scikit-learn/numpy models, MLflow on
+PostgreSQL) against the test server, then asks the real app over HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import dagster as dg
+import httpx
+import psycopg
+import pytest
+
+from core.settings import get_settings
+
+pytestmark = pytest.mark.integration
+
+USERS, EVENTS, INTERACTIONS = 400, 150, 30_000
+
+
+def _counts(url: str) -> dict[str, int]:
+    tables = [
+        "raw.users",
+        "raw.events",
+        "raw.interactions",
+        "raw.quarantine",
+        "app.users",
+        "app.events",
+        "marts.dim_users",
+        "marts.dim_events",
+        "marts.fct_interactions",
+        "marts.mart_event_popularity",
+    ]
+    with psycopg.connect(url) as conn:
+        return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+
+
+@pytest.fixture(scope="module")
+def pipeline_runs(database_url: str) -> list[dict[str, int]]:
+    """Generate a landing zone, then run the whole graph twice; row counts after each run."""
+    from pipelines.bootstrap import materialize_everything
+    from pipelines.synthetic import GenerationSpec, generate
+    from pipelines.transform.project import prepare_manifest
+
+    settings = get_settings()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        # Other modules share the database: start from nothing but the migrated schema.
+        conn.execute(
+            "TRUNCATE raw.interactions, raw.users, raw.events, raw.registrations, "
+            "raw.recommendation_feedback, raw.quarantine, raw.landed_files, raw.watermarks, "
+            "app.recommendation_feedback, app.interactions, app.registrations, app.events, "
+            "app.users CASCADE"
+        )
+        conn.execute("DROP SCHEMA IF EXISTS marts CASCADE")
+    generate(
+        settings.landing_dir,
+        GenerationSpec(users=USERS, events=EVENTS, interactions=INTERACTIONS, seed=7, days=60),
+    )
+    prepare_manifest()
+    counts = []
+    with dg.DagsterInstance.ephemeral() as instance:
+        for _ in range(2):
+            result = materialize_everything(instance)
+            assert result.success, [
+                e.message for e in result.all_events if e.event_type_value == "STEP_FAILURE"
+            ]
+            counts.append(_counts(database_url))
+    return counts
+
+
+def test_marts_hold_the_generated_users_and_events(pipeline_runs: list[dict[str, int]]) -> None:
+    first = pipeline_runs[0]
+    assert first["raw.users"] == USERS
+    assert first["raw.events"] == EVENTS
+    assert first["marts.dim_users"] == USERS
+    assert first["marts.dim_events"] == EVENTS
+    assert first["app.events"] == EVENTS
+    # Every generated interaction is accounted for: loaded, or quarantined, or a duplicate.
+    assert first["marts.fct_interactions"] == first["raw.interactions"]
+    assert 0.9 * INTERACTIONS <= first["raw.interactions"] <= INTERACTIONS
+
+
+def test_running_twice_changes_nothing(pipeline_runs: list[dict[str, int]]) -> None:
+    assert pipeline_runs[0] == pipeline_runs[1]
+
+
+def test_registry_has_a_champion(pipeline_runs: list[dict[str, int]]) -> None:
+    from pipelines.ml import tracking
+
+    client = tracking.configure_mlflow()
+    champion = tracking.version_by_alias(client, tracking.CHAMPION)
+    assert champion is not None
+    decision = client.get_model_version(champion.name, champion.version).tags
+    assert decision["promotion.decision"] == "promoted"
+
+
+@pytest.fixture
+async def api(pipeline_runs: list[dict[str, int]]) -> AsyncIterator[httpx.AsyncClient]:
+    from serving.app import create_app
+
+    app = create_app()
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://platform"
+        ) as client,
+    ):
+        yield client
+
+
+@pytest.mark.anyio
+async def test_known_user_gets_recommendations_from_the_champion(
+    api: httpx.AsyncClient, database_url: str
+) -> None:
+    from pipelines.ml import tracking
+
+    champion = tracking.version_by_alias(tracking.configure_mlflow(), tracking.CHAMPION)
+    label = tracking.model_version_label(champion)
+    with psycopg.connect(database_url) as conn:
+        user_id = conn.execute(
+            "SELECT user_id FROM serving.user_recommendations ORDER BY user_id LIMIT 1"
+        ).fetchone()[0]
+        upcoming = {
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM app.events WHERE status = 'published' AND starts_at > now()"
+            )
+        }
+    token = get_settings().service_token.get_secret_value()
+    response = await api.get(
+        "/api/v1/recommendations/events",
+        params={"user_id": user_id, "limit": 5},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    recommendations = body["recommendations"]
+    assert 1 <= len(recommendations) <= 5
+    assert {r["model_version"] for r in recommendations} == {label}
+    assert {r["id"] for r in recommendations} <= upcoming
+
+
+@pytest.mark.anyio
+async def test_unknown_user_gets_popular_fallback(
+    api: httpx.AsyncClient, database_url: str
+) -> None:
+    with psycopg.connect(database_url) as conn:
+        popular = [
+            r[0]
+            for r in conn.execute(
+                "SELECT event_id FROM serving.popular_events WHERE scope = 'global' ORDER BY rank"
+            )
+        ]
+    token = get_settings().service_token.get_secret_value()
+    response = await api.get(
+        "/api/v1/recommendations/events",
+        params={"user_id": 10_000_000, "limit": 5},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 200, response.text
+    ids = [r["id"] for r in response.json()["recommendations"]]
+    assert ids
+    assert set(ids) <= set(popular)
