@@ -1,0 +1,291 @@
+"""The one interface every recommender follows, and the batch scoring they share.
+
+A model learns its state in ``_fit`` and scores a block of known users against a set of item
+columns in ``_score``; this class does the rest the same way for all of them: id mapping, the
+fallback for unknown users, excluding already-seen items, candidate restriction, blocking users
+so memory stays bounded, top-k selection and the output frame.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Self
+
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+
+from models.matrix import encode, interaction_matrix, prepare_interactions
+from models.topk import block_rows, top_k
+
+RECOMMENDATION_SCHEMA = {
+    "user_id": pl.Int64,
+    "rank": pl.Int32,
+    "item_id": pl.Int64,
+    "score": pl.Float32,
+}
+SIMILAR_SCHEMA = {
+    "item_id": pl.Int64,
+    "rank": pl.Int32,
+    "similar_item_id": pl.Int64,
+    "score": pl.Float32,
+}
+
+IdsLike = Sequence[int] | np.ndarray
+
+
+class ModelTooLargeError(RuntimeError):
+    """The data is too big for this model's memory footprint; callers skip it with this reason."""
+
+
+class Recommender(ABC):
+    """Base of every model: ``fit`` on interactions, then ``recommend`` and ``similar_items``.
+
+    Learned state common to all models (set by :meth:`fit`):
+
+    - ``user_ids_`` / ``item_ids_``: sorted id universes; matrix rows and columns follow them.
+    - ``seen_``: users × items CSR of training interactions, used by ``exclude_seen``.
+    - ``popularity_``: per-item training weight scaled to [0, 1], the fallback for unknown users.
+    - ``now_``: the reference time of the fit (the ``now`` given or the latest interaction).
+    """
+
+    #: Whether the model can score items absent from the interactions (from the items frame).
+    uses_item_features: bool = False
+
+    # -- scikit-learn style parameter access ---------------------------------------------------
+    def get_params(self) -> dict[str, Any]:
+        """Hyper-parameters as given to ``__init__``: what tuning varies and MLflow logs."""
+        import inspect
+
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        return {name: getattr(self, name) for name in names}
+
+    def set_params(self, **params: Any) -> Self:
+        """Change hyper-parameters in place (learned state is kept until the next ``fit``)."""
+        valid = self.get_params()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(f"{type(self).__name__} has no parameter {name!r}")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    # -- fitting -------------------------------------------------------------------------------
+    def fit(
+        self,
+        interactions: pl.DataFrame,
+        items: pl.DataFrame | None = None,
+        users: pl.DataFrame | None = None,
+    ) -> Self:
+        """Learn from interactions (and, for models that use them, item and user attributes)."""
+        interactions = prepare_interactions(interactions)
+        self._fit_common(interactions, items, users)
+        self._fit(interactions, items, users)
+        return self
+
+    def _fit_common(
+        self,
+        interactions: pl.DataFrame,
+        items: pl.DataFrame | None,
+        users: pl.DataFrame | None,
+    ) -> None:
+        user_ids = interactions["user_id"].unique().to_numpy()
+        item_ids = interactions["item_id"].unique().to_numpy()
+        if self.uses_item_features:
+            if items is not None and "item_id" in items.columns:
+                item_ids = np.concatenate([item_ids, items["item_id"].cast(pl.Int64).to_numpy()])
+            if users is not None and "user_id" in users.columns:
+                user_ids = np.concatenate([user_ids, users["user_id"].cast(pl.Int64).to_numpy()])
+        self.user_ids_ = np.unique(user_ids).astype(np.int64)
+        self.item_ids_ = np.unique(item_ids).astype(np.int64)
+        self.seen_ = interaction_matrix(interactions, self.user_ids_, self.item_ids_, "raw")
+        counts = np.asarray(self.seen_.sum(axis=0)).ravel()
+        top = counts.max() if counts.size else 0.0
+        self.popularity_ = (counts / top if top > 0 else counts).astype(np.float32)
+        self.now_ = _reference_time(interactions, getattr(self, "now", None))
+
+    @abstractmethod
+    def _fit(
+        self,
+        interactions: pl.DataFrame,
+        items: pl.DataFrame | None,
+        users: pl.DataFrame | None,
+    ) -> None:
+        """Learn the model's own state; ids, ``seen_`` and ``popularity_`` are already set."""
+
+    @abstractmethod
+    def _score(self, user_pos: np.ndarray, item_pos: np.ndarray | None) -> np.ndarray:
+        """Dense float32 scores of known users (rows) for item columns (``None``: all items)."""
+
+    def _cold_user_scores(self, item_pos: np.ndarray | None) -> np.ndarray | None:
+        """Scores for users absent from training: popularity; ``None`` gives them no rows."""
+        return self.popularity_ if item_pos is None else self.popularity_[item_pos]
+
+    def _item_similarity(self, item_pos: np.ndarray, cand_pos: np.ndarray | None) -> np.ndarray:
+        """Dense similarities of items (rows) to candidate columns; not every model has one."""
+        raise NotImplementedError(f"{type(self).__name__} does not compute item similarities")
+
+    # -- scoring -------------------------------------------------------------------------------
+    def score_matrix(self, user_ids: IdsLike, item_ids: IdsLike) -> np.ndarray:
+        """Raw scores of users × items; 0 where the model knows neither (used for blending)."""
+        self._check_fitted()
+        users = encode(self.user_ids_, np.asarray(user_ids, dtype=np.int64))
+        items = encode(self.item_ids_, np.asarray(item_ids, dtype=np.int64))
+        out = np.zeros((users.size, items.size), dtype=np.float32)
+        known_items = np.flatnonzero(items >= 0)
+        known_users = np.flatnonzero(users >= 0)
+        if known_items.size and known_users.size:
+            scores = self._score(users[known_users], items[known_items])
+            out[np.ix_(known_users, known_items)] = np.nan_to_num(scores, neginf=0.0)
+        return out
+
+    def recommend(
+        self,
+        user_ids: IdsLike,
+        k: int,
+        exclude_seen: bool = True,
+        candidates: IdsLike | None = None,
+    ) -> pl.DataFrame:
+        """Top-``k`` items per user, best first, as ``user_id, rank, item_id, score``.
+
+        ``candidates`` restricts results to those ids (the published upcoming events); ids the
+        model has never seen are ignored. Users are scored in blocks so memory stays bounded.
+        """
+        self._check_fitted()
+        users = np.unique(np.asarray(user_ids, dtype=np.int64))
+        item_pos = self._candidate_positions(candidates)
+        col_ids = self.item_ids_ if item_pos is None else self.item_ids_[item_pos]
+        if users.size == 0 or col_ids.size == 0 or k <= 0:
+            return pl.DataFrame(schema=RECOMMENDATION_SCHEMA)
+        col_of_item = None
+        if item_pos is not None:
+            col_of_item = np.full(self.item_ids_.size, -1, dtype=np.int64)
+            col_of_item[item_pos] = np.arange(item_pos.size)
+        positions = encode(self.user_ids_, users)
+        cold = self._cold_user_scores(item_pos)
+        step = block_rows(col_ids.size)
+        parts: list[pl.DataFrame] = []
+        for start in range(0, users.size, step):
+            block_pos = positions[start : start + step]
+            block_ids = users[start : start + step]
+            known = block_pos >= 0
+            if cold is None:
+                block_pos, block_ids, known = block_pos[known], block_ids[known], known[known]
+            if block_pos.size == 0:
+                continue
+            scores = np.empty((block_pos.size, col_ids.size), dtype=np.float32)
+            if known.any():
+                scores[known] = self._score(block_pos[known], item_pos)
+            if not known.all():
+                scores[~known] = cold
+            scores[~np.isfinite(scores)] = -np.inf
+            if exclude_seen and known.any():
+                self._mask_seen(scores, np.flatnonzero(known), block_pos[known], col_of_item)
+            rows, cols, vals = top_k(scores, k)
+            parts.append(_ranked_frame(block_ids[rows], col_ids[cols], vals, RECOMMENDATION_SCHEMA))
+        if not parts:
+            return pl.DataFrame(schema=RECOMMENDATION_SCHEMA)
+        return pl.concat(parts)
+
+    def similar_items(
+        self,
+        item_ids: IdsLike,
+        k: int,
+        candidates: IdsLike | None = None,
+    ) -> pl.DataFrame:
+        """Top-``k`` most similar items of each item (itself excluded).
+
+        Output columns: ``item_id, rank, similar_item_id, score``. Items unknown to the model
+        get no rows; models without an item similarity raise ``NotImplementedError``.
+        """
+        self._check_fitted()
+        items = np.unique(np.asarray(item_ids, dtype=np.int64))
+        pos = encode(self.item_ids_, items)
+        items, pos = items[pos >= 0], pos[pos >= 0]
+        cand_pos = self._candidate_positions(candidates)
+        col_ids = self.item_ids_ if cand_pos is None else self.item_ids_[cand_pos]
+        if items.size == 0 or col_ids.size == 0 or k <= 0:
+            self._item_similarity(pos[:0], cand_pos)  # surfaces NotImplementedError
+            return pl.DataFrame(schema=SIMILAR_SCHEMA)
+        step = block_rows(col_ids.size)
+        parts: list[pl.DataFrame] = []
+        for start in range(0, items.size, step):
+            block_ids = items[start : start + step]
+            sims = np.asarray(self._item_similarity(pos[start : start + step], cand_pos))
+            sims = sims.astype(np.float32, copy=True)
+            sims[~np.isfinite(sims)] = -np.inf
+            sims[block_ids[:, None] == col_ids[None, :]] = -np.inf
+            rows, cols, vals = top_k(sims, k)
+            parts.append(_ranked_frame(block_ids[rows], col_ids[cols], vals, SIMILAR_SCHEMA))
+        return pl.concat(parts)
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "item_ids_"):
+            raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit() first")
+
+    def _candidate_positions(self, candidates: IdsLike | None) -> np.ndarray | None:
+        if candidates is None:
+            return None
+        pos = encode(self.item_ids_, np.unique(np.asarray(candidates, dtype=np.int64)))
+        return pos[pos >= 0]
+
+    def _mask_seen(
+        self,
+        scores: np.ndarray,
+        rows: np.ndarray,
+        user_pos: np.ndarray,
+        col_of_item: np.ndarray | None,
+    ) -> None:
+        seen = self.seen_[user_pos]
+        local_rows = np.repeat(rows, np.diff(seen.indptr))
+        cols = seen.indices.astype(np.int64)
+        if col_of_item is not None:
+            cols = col_of_item[cols]
+            local_rows, cols = local_rows[cols >= 0], cols[cols >= 0]
+        scores[local_rows, cols] = -np.inf
+
+
+def _ranked_frame(
+    keys: np.ndarray, values: np.ndarray, scores: np.ndarray, schema: dict[str, Any]
+) -> pl.DataFrame:
+    """Frame of ranked rows; ``top_k`` output is grouped by key and sorted within each key."""
+    names = list(schema)
+    if keys.size == 0:
+        return pl.DataFrame(schema=schema)
+    starts = np.r_[True, keys[1:] != keys[:-1]]
+    group_start = np.maximum.accumulate(np.where(starts, np.arange(keys.size), 0))
+    rank = np.arange(keys.size) - group_start + 1
+    return pl.DataFrame(
+        {
+            names[0]: keys.astype(np.int64),
+            names[1]: rank.astype(np.int32),
+            names[2]: values.astype(np.int64),
+            names[3]: scores.astype(np.float32),
+        },
+        schema=schema,
+    )
+
+
+def _reference_time(interactions: pl.DataFrame, now: datetime | None) -> datetime | None:
+    """The fit's "now": the given one (made UTC-aware) or the latest interaction's timestamp."""
+    if now is not None:
+        from datetime import UTC
+
+        return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+    if "timestamp" in interactions.columns and interactions.height:
+        return interactions["timestamp"].max()  # type: ignore[return-value]
+    return None
+
+
+def csr_rows_dense(matrix: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray | None) -> np.ndarray:
+    """Dense float32 copy of selected rows (and optionally columns) of a sparse matrix."""
+    block = matrix[rows]
+    if cols is not None:
+        block = block[:, cols]
+    return block.toarray().astype(np.float32, copy=False)

@@ -1,0 +1,137 @@
+"""Offline experiment: split once, tune and fit every model, evaluate all the same way.
+
+The result table is what the training pipeline logs and what picks the model to ship: the best
+model by nDCG@k, refitted on all the data with :func:`fit_final`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from models.base import ModelTooLargeError, Recommender
+from models.protocols import evaluate_on_split, make_split
+from models.registry import MODEL_REGISTRY, PARAM_GRIDS, make_model
+from models.tuning import tune
+
+METRIC_COLUMNS = ("precision@k", "recall@k", "ndcg@k", "map", "map@k", "coverage")
+TABLE_SCHEMA = {
+    "model": pl.Utf8,
+    "precision@k": pl.Float64,
+    "recall@k": pl.Float64,
+    "ndcg@k": pl.Float64,
+    "map": pl.Float64,
+    "map@k": pl.Float64,
+    "coverage": pl.Float64,
+    "cold_start_recall": pl.Float64,
+    "fit_s": pl.Float64,
+    "tune_s": pl.Float64,
+    "params": pl.Utf8,
+    "skipped_reason": pl.Utf8,
+}
+
+
+@dataclass
+class ExperimentResult:
+    """One row per model in ``table``; the winner by nDCG@k and the split's sizes."""
+
+    table: pl.DataFrame
+    best_model: str
+    best_params: dict[str, Any]
+    split_summary: dict[str, Any]
+    tuning_trials: dict[str, pl.DataFrame] = field(default_factory=dict, repr=False)
+
+
+def _models_for(items: pl.DataFrame | None, model_names: Sequence[str] | None) -> list[str]:
+    if model_names is not None:
+        unknown = sorted(set(model_names) - set(MODEL_REGISTRY))
+        if unknown:
+            raise KeyError(f"unknown models {unknown}; known: {sorted(MODEL_REGISTRY)}")
+        return list(model_names)
+    return list(MODEL_REGISTRY)
+
+
+def run_experiment(
+    interactions: pl.DataFrame,
+    items: pl.DataFrame | None = None,
+    users: pl.DataFrame | None = None,
+    *,
+    protocol: str = "future-events",
+    k: int = 10,
+    model_names: Sequence[str] | None = None,
+    random_state: int = 42,
+    now: datetime | None = None,
+    tune_models: bool = True,
+    max_trials: int | None = 12,
+) -> ExperimentResult:
+    """Compare models on one split of ``interactions`` under ``protocol``.
+
+    ``now`` is the cut-off of the time-based protocols (default: the 80 % time quantile). Each
+    model is tuned on a validation split of the train part (unless ``tune_models`` is False),
+    refitted on the whole train part, then scored on the test part. A model that is too large or
+    fails is recorded with ``skipped_reason`` instead of stopping the run.
+    """
+    split = make_split(protocol, interactions, items, seed=random_state, cutoff=now)
+    rows: list[dict[str, Any]] = []
+    trials: dict[str, pl.DataFrame] = {}
+    for name in _models_for(items, model_names):
+        row: dict[str, Any] = {"model": name, "params": "{}", "skipped_reason": None}
+        try:
+            started = time.perf_counter()
+            params: dict[str, Any] = {}
+            if tune_models and PARAM_GRIDS.get(name):
+                tuned = tune(
+                    name,
+                    split.train,
+                    items,
+                    users,
+                    protocol=protocol,
+                    k=k,
+                    max_trials=max_trials,
+                    random_state=random_state,
+                )
+                params, trials[name] = tuned.params, tuned.trials
+            row["tune_s"] = time.perf_counter() - started
+            row["params"] = json.dumps(params, default=str, sort_keys=True)
+            started = time.perf_counter()
+            model = make_model(name, params).fit(split.train, items, users)
+            row["fit_s"] = time.perf_counter() - started
+            row.update(evaluate_on_split(model, split, k))
+        except ModelTooLargeError as exc:
+            row["skipped_reason"] = str(exc)
+        except Exception as exc:  # one failing model must not sink the comparison
+            row["skipped_reason"] = f"{type(exc).__name__}: {exc}"
+        rows.append(row)
+    table = pl.DataFrame(
+        [{column: row.get(column) for column in TABLE_SCHEMA} for row in rows],
+        schema=TABLE_SCHEMA,
+    )
+    ranked = table.filter(pl.col("skipped_reason").is_null()).sort(
+        "ndcg@k", descending=True, nulls_last=True
+    )
+    best_model = ranked["model"][0] if ranked.height else ""
+    best_params = json.loads(ranked["params"][0]) if ranked.height else {}
+    return ExperimentResult(
+        table=table,
+        best_model=best_model,
+        best_params=best_params,
+        split_summary=split.summary(),
+        tuning_trials=trials,
+    )
+
+
+def fit_final(
+    name: str,
+    params: dict[str, Any],
+    interactions: pl.DataFrame,
+    items: pl.DataFrame | None = None,
+    users: pl.DataFrame | None = None,
+) -> Recommender:
+    """Refit the chosen model with its chosen parameters on all the data, for shipping."""
+    return make_model(name, params).fit(interactions, items, users)

@@ -1,0 +1,103 @@
+"""Hyper-parameter search on a validation split carved out of the training data only.
+
+The test split is never looked at while choosing parameters, so the reported test metrics are
+an honest estimate. Grids are small; past ``max_trials`` points a seeded random subset is tried.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from models.protocols import Split, evaluate_on_split, make_split
+from models.registry import PARAM_GRIDS, make_model
+
+
+@dataclass
+class TuningResult:
+    """The chosen parameters, their validation nDCG@k and every trial (for logging)."""
+
+    params: dict[str, Any]
+    score: float
+    trials: pl.DataFrame = field(repr=False)
+
+
+def param_candidates(
+    grid: dict[str, list[Any]], max_trials: int | None = None, random_state: int = 42
+) -> list[dict[str, Any]]:
+    """Every grid point, or a seeded random sample of ``max_trials`` of them."""
+    names = sorted(grid)
+    points = [
+        dict(zip(names, values, strict=True))
+        for values in itertools.product(*(grid[name] for name in names))
+    ]
+    if max_trials is not None and len(points) > max_trials:
+        rng = np.random.default_rng(random_state)
+        keep = np.sort(rng.choice(len(points), size=max_trials, replace=False))
+        points = [points[i] for i in keep]
+    return points or [{}]
+
+
+def validation_split(
+    protocol: str,
+    train: pl.DataFrame,
+    items: pl.DataFrame | None = None,
+    *,
+    random_state: int = 42,
+) -> Split:
+    """The same protocol applied again to the training data (a seed distinct from the test's)."""
+    return make_split(protocol, train, items, seed=random_state + 1)
+
+
+def tune(
+    name: str,
+    train: pl.DataFrame,
+    items: pl.DataFrame | None = None,
+    users: pl.DataFrame | None = None,
+    *,
+    protocol: str = "stratified-item",
+    k: int = 10,
+    grid: dict[str, list[Any]] | None = None,
+    max_trials: int | None = 12,
+    random_state: int = 42,
+    fixed_params: dict[str, Any] | None = None,
+) -> TuningResult:
+    """Pick the parameters of model ``name`` maximising nDCG@k on a validation split of ``train``.
+
+    Failing points (e.g. a too-large EASE) are recorded with their error and skipped; if every
+    point fails the last error propagates.
+    """
+    grid = PARAM_GRIDS.get(name, {}) if grid is None else grid
+    split = validation_split(protocol, train, items, random_state=random_state)
+    rows: list[dict[str, Any]] = []
+    best: tuple[float, dict[str, Any]] | None = None
+    last_error: Exception | None = None
+    for point in param_candidates(grid, max_trials, random_state):
+        params = {**(fixed_params or {}), **point}
+        started = time.perf_counter()
+        try:
+            model = make_model(name, params).fit(split.train, items, users)
+            score = evaluate_on_split(model, split, k)["ndcg@k"] or 0.0
+            error = None
+        except Exception as exc:  # recorded, the search goes on
+            score, error, last_error = float("nan"), f"{type(exc).__name__}: {exc}", exc
+        rows.append(
+            {
+                "params": json.dumps(point, default=str, sort_keys=True),
+                "ndcg@k": score,
+                "seconds": time.perf_counter() - started,
+                "error": error,
+            }
+        )
+        if error is None and (best is None or score > best[0]):
+            best = (score, params)
+    if best is None:
+        assert last_error is not None
+        raise last_error
+    return TuningResult(params=best[1], score=best[0], trials=pl.DataFrame(rows))
