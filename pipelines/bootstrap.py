@@ -56,7 +56,6 @@ def materialize_everything(instance: dg.DagsterInstance | None = None) -> dg.Exe
     return dg.materialize(
         assets,
         instance=instance,
-        resources=defs.resources,
         tags=partition_range_tags(days),
         raise_on_error=False,
     )

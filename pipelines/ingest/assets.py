@@ -4,9 +4,8 @@ Each load validates every row against the contract (bad rows go to ``raw.quarant
 reason), drops duplicates, and writes in one transaction: a failed run leaves nothing behind.
 """
 
-from __future__ import annotations
-
 import time
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
@@ -22,7 +21,8 @@ from pipelines.ingest.parsing import ParsedBatch, read_landed_file, validate
 RAW_USERS = dg.AssetKey(["raw", "users"])
 RAW_EVENTS = dg.AssetKey(["raw", "events"])
 RAW_INTERACTIONS = dg.AssetKey(["raw", "interactions"])
-RAW_APP_TABLES = dg.AssetKey(["raw", "app_tables"])
+RAW_REGISTRATIONS = dg.AssetKey(["raw", "registrations"])
+RAW_FEEDBACK = dg.AssetKey(["raw", "recommendation_feedback"])
 APP_CATALOGUE = dg.AssetKey(["app", "catalogue"])
 API_SOURCE = "app.interactions"
 
@@ -328,8 +328,15 @@ _APP_SYNCS: dict[str, tuple[str, str]] = {
 }
 
 
-@dg.asset(key=RAW_APP_TABLES, group_name="ingest", kinds={"postgres"}, deps=[RAW_INTERACTIONS])
-def raw_app_tables() -> dg.MaterializeResult:
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(RAW_REGISTRATIONS, group_name="ingest", kinds={"postgres"}),
+        dg.AssetSpec(
+            RAW_FEEDBACK, group_name="ingest", kinds={"postgres"}, deps=[RAW_INTERACTIONS]
+        ),
+    ],
+)
+def raw_app_tables() -> Iterator[dg.MaterializeResult]:
     """What the API wrote since the last run (registrations, interactions, feedback) into ``raw.*``.
 
     Incremental by a high-water mark per source table kept in ``raw.watermarks``; never a full
@@ -360,9 +367,8 @@ def raw_app_tables() -> dg.MaterializeResult:
                            updated_at = now()""",
                     (source, high[0]),
                 )
-    return dg.MaterializeResult(
-        metadata={
-            f"rows_from_{key.split('.')[1]}": dg.MetadataValue.int(value)
-            for key, value in counts.items()
-        }
-    )
+    shared = {
+        f"rows_from_{key.split('.')[1]}": dg.MetadataValue.int(v) for key, v in counts.items()
+    }
+    yield dg.MaterializeResult(asset_key=RAW_REGISTRATIONS, metadata=shared)
+    yield dg.MaterializeResult(asset_key=RAW_FEEDBACK, metadata=shared)

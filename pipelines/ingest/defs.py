@@ -1,7 +1,5 @@
 """Ingest domain: assets, the landing-zone sensor and the daily interactions job."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from core.contracts import EVENTS, USERS

@@ -34,7 +34,8 @@ def to_copy_frame(frame: pl.DataFrame) -> pl.DataFrame:
             quoted = pl.col(name).list.eval(
                 pl.format('"{}"', pl.element().str.replace_all(r'(["\\])', r"\$1"))
             )
-            rendered.append(pl.format("{{}}", quoted.list.join(",")).fill_null("{}").alias(name))
+            literal = pl.concat_str([pl.lit("{"), quoted.list.join(","), pl.lit("}")])
+            rendered.append(literal.fill_null("{}").alias(name))
     return frame.with_columns(rendered) if rendered else frame
 
 

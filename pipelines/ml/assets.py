@@ -5,8 +5,6 @@ and promotes it to ``champion`` only when :func:`decide_promotion` says so. Scor
 champion and replaces the ``serving.*`` tables atomically.
 """
 
-from __future__ import annotations
-
 import json
 import time
 

@@ -4,8 +4,6 @@ The checks are blocking: a failing suite stops the run before dbt builds marts (
 on bad data. Each result carries its evidence (failed expectations, counts, examples).
 """
 
-from __future__ import annotations
-
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 

@@ -1,7 +1,5 @@
 """dbt models as assets: staging, intermediate and marts, downstream of the ingest assets."""
 
-from __future__ import annotations
-
 import os
 from collections.abc import Iterator
 from typing import Any
