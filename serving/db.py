@@ -18,7 +18,7 @@ from core.settings import Settings
 
 # A request waiting longer than this for a connection is answered 503 rather than piling up
 # behind a database that is down or saturated.
-POOL_TIMEOUT_SECONDS = 5.0
+POOL_TIMEOUT_SECONDS = 3.0
 
 
 def create_pool(settings: Settings) -> AsyncConnectionPool[AsyncConnection[DictRow]]:

@@ -77,6 +77,18 @@ UPDATABLE_COLUMNS = (
     "status",
 )
 
+# Places freed (a cancellation, a larger capacity) go to the earliest waitlisted users.
+PROMOTE_WAITLISTED_SQL = """
+    UPDATE app.registrations AS r SET status = 'confirmed', updated_at = now()
+    WHERE r.id IN (SELECT w.id FROM app.registrations w
+                   WHERE w.event_id = %(event_id)s AND w.status = 'waitlisted'
+                   ORDER BY w.created_at, w.id LIMIT %(places)s)
+    RETURNING r.id"""
+
+CONFIRMED_COUNT_SQL = """
+    SELECT count(*) AS confirmed FROM app.registrations
+    WHERE event_id = %(event_id)s AND status IN ('confirmed', 'attended')"""
+
 LIST_EVENTS_SQL = """
     SELECT {columns} FROM app.events e WHERE {where}
     ORDER BY e.starts_at, e.id LIMIT %(limit)s OFFSET %(offset)s"""
@@ -333,8 +345,19 @@ async def _update(
             {**changes, "id": event_id},
         )
         updated = await cur.fetchone()
-    assert updated is not None
+        assert updated is not None
+        if updated["capacity"] > current["capacity"]:
+            await promote_waitlisted(conn, event_id, updated["capacity"])
     return updated
+
+
+async def promote_waitlisted(conn: Connection, event_id: int, capacity: int) -> None:
+    """Fill free places from the waitlist; the caller holds the event's row lock."""
+    cur = await conn.execute(CONFIRMED_COUNT_SQL, {"event_id": event_id})
+    confirmed = (await cur.fetchone())["confirmed"]  # type: ignore[index]
+    places = capacity - confirmed
+    if places > 0:
+        await conn.execute(PROMOTE_WAITLISTED_SQL, {"event_id": event_id, "places": places})
 
 
 @router.patch("/{event_id}", response_model=EventOut, responses={412: ERROR_RESPONSES[412]})

@@ -18,7 +18,13 @@ from pydantic import BaseModel, Field
 from serving.common import MAX_BIGINT, EventId, PageInfo, PagingDep, respond
 from serving.db import Connection
 from serving.errors import ERROR_RESPONSES, ApiError, forbidden, not_found
-from serving.routers.events import EVENT_BY_ID_SQL, can_manage, can_see
+from serving.routers.events import (
+    CONFIRMED_COUNT_SQL,
+    EVENT_BY_ID_SQL,
+    can_manage,
+    can_see,
+    promote_waitlisted,
+)
 from serving.security import CurrentPrincipal, Principal
 
 router = APIRouter(prefix="/api/v1", tags=["registrations"], responses=ERROR_RESPONSES)
@@ -33,10 +39,6 @@ REGISTRATION_SQL = f"""
     SELECT {REGISTRATION_COLUMNS} FROM app.registrations r
     WHERE r.user_id = %(user_id)s AND r.event_id = %(event_id)s"""
 
-CONFIRMED_COUNT_SQL = """
-    SELECT count(*) AS confirmed FROM app.registrations
-    WHERE event_id = %(event_id)s AND status IN ('confirmed', 'attended')"""
-
 # A cancelled registration is revived at the back of the queue (its created_at is reset).
 UPSERT_REGISTRATION_SQL = f"""
     INSERT INTO app.registrations AS r (user_id, event_id, status)
@@ -49,13 +51,6 @@ UPSERT_REGISTRATION_SQL = f"""
 CANCEL_REGISTRATION_SQL = f"""
     UPDATE app.registrations AS r SET status = 'cancelled', updated_at = now()
     WHERE r.user_id = %(user_id)s AND r.event_id = %(event_id)s
-    RETURNING {REGISTRATION_COLUMNS}"""
-
-PROMOTE_WAITLISTED_SQL = f"""
-    UPDATE app.registrations AS r SET status = 'confirmed', updated_at = now()
-    WHERE r.id IN (SELECT w.id FROM app.registrations w
-                   WHERE w.event_id = %(event_id)s AND w.status = 'waitlisted'
-                   ORDER BY w.created_at, w.id LIMIT %(places)s)
     RETURNING {REGISTRATION_COLUMNS}"""
 
 WAITLIST_POSITION_SQL = """
@@ -183,11 +178,7 @@ async def cancel_registration(
         cancelled = await cur.fetchone()
         assert cancelled is not None
         if existing["status"] == "confirmed":
-            cur = await conn.execute(CONFIRMED_COUNT_SQL, params)
-            confirmed = (await cur.fetchone())["confirmed"]  # type: ignore[index]
-            places = max(event["capacity"] - confirmed, 0)
-            if places:
-                await conn.execute(PROMOTE_WAITLISTED_SQL, {**params, "places": places})
+            await promote_waitlisted(conn, event_id, event["capacity"])
     return respond(await _with_position(conn, cancelled))
 
 

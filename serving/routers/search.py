@@ -37,19 +37,22 @@ MATCH = {
     "fuzzy": "%(q)s <%% e.title",
     "browse": "TRUE",
 }
-POPULARITY = """coalesce((SELECT max(p.score) FROM serving.popular_events p
-                 WHERE p.scope = 'global' AND p.scope_value = '' AND p.event_id = e.id), 0)"""
+# Joined only when sorting by popularity: the global popularity the batch job published.
+POPULARITY_JOIN = """
+    LEFT JOIN (SELECT p.event_id, max(p.score) AS score FROM serving.popular_events p
+               WHERE p.scope = 'global' AND p.scope_value = '' GROUP BY p.event_id) pop
+           ON pop.event_id = e.id"""
 ORDER_BY = {
     "relevance": "relevance DESC, e.starts_at, e.id",
     "date": "e.starts_at, e.id",
     "distance": "distance_km, e.starts_at, e.id",
-    "popularity": f"{POPULARITY} DESC, e.starts_at, e.id",
+    "popularity": "coalesce(pop.score, 0) DESC, e.starts_at, e.id",
     "price": "e.price, e.starts_at, e.id",
 }
 
 SEARCH_EVENTS_SQL = """
     SELECT {columns}, {relevance}::float8 AS relevance, {distance} AS distance_km
-    FROM app.events e
+    FROM app.events e {joins}
     WHERE {match} AND {filters}
     ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s"""
 
@@ -185,6 +188,7 @@ async def search_events(
                 match=MATCH[mode],
                 filters=filters.sql(),
                 order=ORDER_BY[sort],
+                joins=POPULARITY_JOIN if sort == "popularity" else "",
             ),
             params,
         )

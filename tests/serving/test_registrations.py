@@ -130,3 +130,16 @@ async def test_service_registers_on_behalf_of_a_user(client, db):
         f"/api/v1/events/{event_id}/registrations", json={"user_id": 99999999}, headers=SERVICE
     )
     assert unknown.status_code == 422
+
+
+async def test_raising_capacity_promotes_waitlisted_users(client, db):
+    organizer = make_user(db, role="organizer")
+    event_id = make_event(db, capacity=1, organizer_id=organizer)
+    users = [make_user(db) for _ in range(3)]
+    for user in users:
+        await client.post(f"/api/v1/events/{event_id}/registrations", headers=bearer(user))
+    response = await client.patch(
+        f"/api/v1/events/{event_id}", json={"capacity": 2}, headers=bearer(organizer, "organizer")
+    )
+    assert response.status_code == 200
+    assert counts(db, event_id) == {"confirmed": 2, "waitlisted": 1}
