@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from core.contracts import INTERACTION_SOURCES, INTERACTION_TYPES
 from pipelines.synthetic.spec import GenerationSpec
@@ -72,7 +73,7 @@ CONTEXTS: tuple[str, ...] = tuple(
 # Share of journeys that start from a favourite tag rather than a category.
 _TAG_SHARE = 0.3
 _DISTANCE_KM = 200.0
-_TRAVEL_FLOOR = 0.01
+_TRAVEL_FLOOR = 0.004
 _SECONDS_PER_DAY = 86_400
 
 
@@ -84,7 +85,7 @@ def distance_decay() -> np.ndarray:
     dlng = lng[:, None] - lng[None, :]
     a = np.sin(dlat / 2) ** 2 + np.cos(lat[:, None]) * np.cos(lat[None, :]) * np.sin(dlng / 2) ** 2
     km = 2 * 6371.0 * np.arcsin(np.sqrt(a))
-    return 0.5 * np.exp(-km / _DISTANCE_KM) * (km > 0) + (km == 0) + _TRAVEL_FLOOR
+    return 0.3 * np.exp(-km / _DISTANCE_KM) * (km > 0) + (km == 0) + _TRAVEL_FLOOR
 
 
 @dataclass(frozen=True)
@@ -321,6 +322,15 @@ def _chunk(
         share &= click & (share_t < now)
         register &= click & (register_t < now) & (register_t < model.starts[e])
 
+        attend = register & (attend_t < now) & (coin[5] < 0.85)
+        # Cut the journeys to about ``rows`` rows first, so that the registration rules below
+        # see exactly the journeys that will be written.
+        counts = 1 + click + dismiss + favorite + share + register + attend
+        n_keep = int(np.searchsorted(np.cumsum(counts), rows, side="right"))
+        cut = np.arange(n) < n_keep
+        for flags in (click, dismiss, favorite, share, register, attend):
+            flags &= cut
+
         key = u.astype(np.int64) * n_events + e
         favorite = _first_per_key(key, favorite_t, favorite)
         register = _first_per_key(key, register_t, register)
@@ -334,20 +344,16 @@ def _chunk(
         start_pos = np.maximum.accumulate(np.where(group_start, np.arange(ev.size), 0))
         rank = np.arange(ev.size) - start_pos
         register[ordered[rank >= ledger.remaining[ev]]] = False
+        attend &= register
 
-        attend = register & (attend_t < now) & (coin[5] < 0.85)
-        counts = 1 + click + dismiss + favorite + share + register + attend
-        total = np.cumsum(counts)
-        n_keep = int(np.searchsorted(total, rows, side="right"))
-        deficit = rows - (int(total[n_keep - 1]) if n_keep else 0)
+        written = n_keep + int(click.sum() + dismiss.sum() + favorite.sum() + share.sum())
+        written += int(register.sum() + attend.sum())
+        deficit = rows - written
         if n_keep + deficit <= n:
             break
         n_journeys = rows  # one row per journey at least: always enough
     # Journeys past the cut contribute a bare view each to land on exactly ``rows`` rows.
-    cut = np.arange(n) < n_keep
     views = np.arange(n) < n_keep + deficit
-    for flags in (click, dismiss, favorite, share, register, attend):
-        flags &= cut
 
     kept = np.flatnonzero(register)
     np.subtract.at(ledger.remaining, e[kept], 1)
@@ -426,7 +432,9 @@ def uuid_strings(rng: np.random.Generator, n: int) -> pl.Series:
     digits[:, :32] = _HEX_PAIRS[raw].view(np.uint8).reshape(n, 32)
     digits[:, 32] = ord("-")
     text = np.ascontiguousarray(digits[:, _UUID_LAYOUT])
-    return pl.Series(text.view("S36").ravel()).cast(pl.String)
+    offsets = np.arange(0, 36 * (n + 1), 36, dtype=np.int32)
+    strings = pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text))
+    return pl.Series(pl.from_arrow(strings))
 
 
 def chunk_sizes(spec: GenerationSpec) -> list[int]:

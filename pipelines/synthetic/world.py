@@ -15,7 +15,6 @@ from string import Formatter
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
 from pipelines.synthetic.spec import GenerationSpec
 from pipelines.synthetic.vocabulary import (
@@ -78,12 +77,16 @@ def _epoch(seconds: np.ndarray) -> pl.Series:
 
 def tag_lists(tags: np.ndarray) -> pl.Series:
     """A (rows, slots) matrix of tag indices, -1 padded, as a list-of-names column."""
-    present = tags >= 0
-    offsets = np.concatenate([[0], np.cumsum(present.sum(axis=1))]).astype(np.int32)
-    names = pa.array(list(ALL_TAGS), type=pa.string()).take(
-        pa.array(tags[present].astype(np.int32))
+    names = pl.Series(list(ALL_TAGS), dtype=pl.String)
+    slots = pl.DataFrame(
+        {
+            f"t{k}": names.gather(np.maximum(tags[:, k], 0).astype(np.int32)).set(
+                pl.Series(tags[:, k] < 0), None
+            )
+            for k in range(tags.shape[1])
+        }
     )
-    return pl.Series(pl.from_arrow(pa.ListArray.from_arrays(pa.array(offsets), names)))
+    return slots.select(pl.concat_list(pl.all()).list.drop_nulls().alias("tags")).to_series()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,63 @@
+"""Time the synthetic generator end to end: 1 M interactions written as a landing zone.
+
+Run: ``.venv/bin/python benchmarks/bench_generator.py [--interactions N] [--runs 3]``. Each run
+writes into a fresh temporary folder (users, events and day-partitioned interactions, files
+included) in a fresh process state for the cached world, and the median wall time is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pipelines.synthetic import GenerationSpec, event_state, generate, user_state
+
+
+def run_once(spec: GenerationSpec) -> tuple[float, int]:
+    """Seconds for one full generation (caches cleared first) and the files written."""
+    user_state.cache_clear()
+    event_state.cache_clear()
+    out = Path(tempfile.mkdtemp(prefix="bench-generator-"))
+    try:
+        started = time.perf_counter()
+        summary = generate(out, spec)
+        return time.perf_counter() - started, len(summary.files)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--interactions", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=120)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    spec = GenerationSpec(
+        users=args.users,
+        events=args.events,
+        interactions=args.interactions,
+        days=args.days,
+        now=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    times = []
+    for run in range(args.runs):
+        seconds, files = run_once(spec)
+        times.append(seconds)
+        print(f"run {run + 1}: {seconds:.2f}s ({files} files)")
+    median = statistics.median(times)
+    print(
+        f"median of {args.runs}: {median:.2f}s for {args.interactions:,} interactions, "
+        f"{args.users:,} users, {args.events:,} events "
+        f"({args.interactions / median / 1e6:.2f} M interactions/s)"
+    )
+
+
+if __name__ == "__main__":
+    main()
