@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import polars as pl
@@ -283,9 +284,7 @@ class _Ledger:
     registered: np.ndarray  # sorted user * events + event keys
 
 
-def _chunk(
-    spec: GenerationSpec, model: _Model, ledger: _Ledger, index: int, rows: int
-) -> pl.DataFrame:
+def _chunk(spec: GenerationSpec, model: _Model, ledger: _Ledger, index: int, rows: int) -> Chunk:
     rng = rng_for(spec, STREAM_INTERACTIONS, index)
     now = spec.now_s
     n_events = spec.events
@@ -396,22 +395,98 @@ def _chunk(
     row_source[attended] = APP
     row_model[attended] = -1
 
-    return pl.DataFrame(
-        {
-            "interaction_id": uuid_strings(rng, len(j)),
-            "user_id": (u[j] + 1).astype(np.int64),
-            "event_id": (e[j] + 1).astype(np.int64),
-            "type": pl.Series(list(INTERACTION_TYPES)).gather(kind.astype(np.int32)),
-            "timestamp": pl.from_epoch(pl.Series(ts), time_unit="s").dt.replace_time_zone("UTC"),
-            "source": pl.Series(list(INTERACTION_SOURCES)).gather(row_source.astype(np.int32)),
-            "context": pl.Series(list(CONTEXTS)).gather(
-                (row_page * (MAX_POSITION + 1) + row_position).astype(np.int32)
-            ),
-            "model_version": pl.Series(list(MODEL_VERSIONS))
-            .gather(np.maximum(row_model, 0).astype(np.int32))
-            .set(pl.Series(row_model < 0), None),
-        }
+    return Chunk(
+        index=index,
+        interaction_id=uuid_strings(rng, len(j)),
+        user=(u[j] + 1).astype(np.int64),
+        event=(e[j] + 1).astype(np.int64),
+        kind=kind,
+        ts=ts,
+        source=row_source.astype(np.int8),
+        context=(row_page * (MAX_POSITION + 1) + row_position).astype(np.int16),
+        model_version=row_model.astype(np.int8),
     )
+
+
+def _gather(values: tuple[str, ...], codes: np.ndarray) -> pl.Series:
+    return pl.Series(list(values), dtype=pl.String).gather(codes.astype(np.int32))
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One chunk of interactions, sorted by time, as integer codes (cheap to keep and to turn
+    into either a frame or JSON lines)."""
+
+    index: int
+    interaction_id: pl.Series
+    user: np.ndarray
+    event: np.ndarray
+    kind: np.ndarray  # index into INTERACTION_TYPES
+    ts: np.ndarray  # Unix seconds
+    source: np.ndarray  # index into INTERACTION_SOURCES
+    context: np.ndarray  # index into CONTEXTS
+    model_version: np.ndarray  # index into MODEL_VERSIONS, -1 for none
+
+    def to_frame(self) -> pl.DataFrame:
+        """The chunk with the contract's columns and types."""
+        version = _gather(MODEL_VERSIONS, np.maximum(self.model_version, 0))
+        return pl.DataFrame(
+            {
+                "interaction_id": self.interaction_id,
+                "user_id": self.user,
+                "event_id": self.event,
+                "type": _gather(INTERACTION_TYPES, self.kind),
+                "timestamp": pl.from_epoch(pl.Series(self.ts), time_unit="s").dt.replace_time_zone(
+                    "UTC"
+                ),
+                "source": _gather(INTERACTION_SOURCES, self.source),
+                "context": _gather(CONTEXTS, self.context),
+                "model_version": version.set(pl.Series(self.model_version < 0), None),
+            }
+        )
+
+    def json_lines(self) -> pl.Series:
+        """One JSON object per row, newline-terminated, keys in the contract's order.
+
+        Built as text from fixed fragments (everything but the id, the ids and the timestamp
+        comes from small vocabularies), so no value ever needs escaping.
+        """
+        head, tail = _fragments()
+        tail_code = (self.source.astype(np.int32) * len(CONTEXTS) + self.context) * (
+            len(MODEL_VERSIONS) + 1
+        ) + (self.model_version + 1)
+        stamp = pl.from_epoch(pl.Series(self.ts), time_unit="s").dt.strftime(
+            "%Y-%m-%dT%H:%M:%S+00:00"
+        )
+        return pl.select(
+            pl.concat_str(
+                pl.lit('{"interaction_id":"'),
+                pl.lit(self.interaction_id),
+                pl.lit('","user_id":'),
+                pl.lit(pl.Series(self.user).cast(pl.String)),
+                pl.lit(',"event_id":'),
+                pl.lit(pl.Series(self.event).cast(pl.String)),
+                pl.lit(head.gather(self.kind.astype(np.int32))),
+                pl.lit(stamp),
+                pl.lit(tail.gather(tail_code.astype(np.int32))),
+            )
+        ).to_series()
+
+
+@lru_cache(maxsize=1)
+def _fragments() -> tuple[pl.Series, pl.Series]:
+    """JSON text around the timestamp: ``,"type":...,"timestamp":"`` per type, and
+    ``","source":...}`` plus newline per (source, context, model version)."""
+    head = [f',"type":"{kind}","timestamp":"' for kind in INTERACTION_TYPES]
+    tail = [
+        f'","source":"{source}","context":{context}'
+        + (f',"model_version":"{MODEL_VERSIONS[m - 1]}"' if m else "")
+        + "}\n"
+        for source in INTERACTION_SOURCES
+        for context in CONTEXTS
+        for m in range(len(MODEL_VERSIONS) + 1)
+    ]
+    return pl.Series(head, dtype=pl.String), pl.Series(tail, dtype=pl.String)
 
 
 _HEX_PAIRS = np.array(
@@ -443,7 +518,7 @@ def chunk_sizes(spec: GenerationSpec) -> list[int]:
     return [spec.chunk_rows] * full + ([rest] if rest else [])
 
 
-def iter_interactions(spec: GenerationSpec) -> Iterator[pl.DataFrame]:
+def iter_chunks(spec: GenerationSpec) -> Iterator[Chunk]:
     """The interactions in chunks, each sorted by time; chunks overlap in time."""
     if spec.interactions == 0:
         return
@@ -454,6 +529,12 @@ def iter_interactions(spec: GenerationSpec) -> Iterator[pl.DataFrame]:
     )
     for index, rows in enumerate(chunk_sizes(spec)):
         yield _chunk(spec, model, ledger, index, rows)
+
+
+def iter_interactions(spec: GenerationSpec) -> Iterator[pl.DataFrame]:
+    """The interactions as frames, chunk by chunk (see :func:`iter_chunks`)."""
+    for chunk in iter_chunks(spec):
+        yield chunk.to_frame()
 
 
 def make_interactions(spec: GenerationSpec) -> pl.DataFrame:

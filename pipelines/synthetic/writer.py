@@ -22,9 +22,10 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from core.contracts import EVENTS, INTERACTIONS, LIST_SEPARATOR, USERS
-from pipelines.synthetic.interactions import chunk_sizes, iter_interactions
+from pipelines.synthetic.interactions import chunk_sizes, iter_chunks
 from pipelines.synthetic.spec import GenerationSpec
 from pipelines.synthetic.world import make_events, make_users, rng_for
 
@@ -80,38 +81,19 @@ def events_for_csv(events: pl.DataFrame) -> pl.DataFrame:
     return _iso(events).with_columns(pl.col("tags").list.join(LIST_SEPARATOR)).select(EVENTS.names)
 
 
-def interaction_lines(frame: pl.DataFrame) -> pl.Series:
-    """One JSON object per interaction, built as text: ``context`` is already JSON and goes in
-    verbatim, ``model_version`` only when present; every value is from a fixed vocabulary, an
-    integer, a UUID or a timestamp, so no escaping is needed."""
-    model = pl.col("model_version")
-    return frame.select(
-        pl.concat_str(
-            pl.lit('{"interaction_id":"'),
-            pl.col("interaction_id"),
-            pl.lit('","user_id":'),
-            pl.col("user_id").cast(pl.String),
-            pl.lit(',"event_id":'),
-            pl.col("event_id").cast(pl.String),
-            pl.lit(',"type":"'),
-            pl.col("type"),
-            pl.lit('","timestamp":"'),
-            pl.col("timestamp").dt.strftime(ISO_FORMAT),
-            pl.lit('","source":"'),
-            pl.col("source"),
-            pl.lit('","context":'),
-            pl.col("context"),
-            pl.when(model.is_null())
-            .then(pl.lit(""))
-            .otherwise(pl.concat_str(pl.lit(',"model_version":"'), model, pl.lit('"'))),
-            pl.lit("}"),
-        ).alias("line")
-    ).to_series()
-
-
 def _write_lines(lines: pl.Series, path: Path) -> None:
+    """Write newline-terminated text rows as they are: the Arrow data buffer of the slice."""
+    array = lines.to_arrow(compat_level=pl.CompatLevel.oldest())
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[
+        array.offset : array.offset + len(array) + 1
+    ]
+    data = memoryview(array.buffers()[2])[int(offsets[0]) : int(offsets[-1])]
+
     def write(target: Path) -> None:
-        lines.to_frame().write_csv(target, include_header=False, quote_style="never")
+        with target.open("wb") as handle:
+            handle.write(data)
 
     _write_atomically(path, write)
 
@@ -155,9 +137,10 @@ def generate(
         bar.update(events.height)
 
         days: set[int] = set()
-        for index, chunk in enumerate(iter_interactions(spec)):
-            lines = interaction_lines(chunk)
-            day = chunk["timestamp"].dt.epoch("s").to_numpy() // 86_400
+        for chunk in iter_chunks(spec):
+            lines = chunk.json_lines()
+            index = chunk.index
+            day = chunk.ts // 86_400
             bounds = np.flatnonzero(np.diff(day)) + 1
             starts = np.concatenate([[0], bounds])
             ends = np.concatenate([bounds, [len(day)]])
