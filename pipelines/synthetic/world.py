@@ -326,7 +326,8 @@ def event_state(spec: GenerationSpec) -> EventState:
     return state
 
 
-def _template_expr(category: int, template: str) -> pl.Expr:
+def _template_expr(template: str) -> pl.Expr:
+    """A title template such as ``"{city} {topic} Meetup: {hook}"`` as a concatenation."""
     parts: list[pl.Expr] = []
     for literal, slot, _, _ in Formatter().parse(template):
         if literal:
@@ -337,16 +338,13 @@ def _template_expr(category: int, template: str) -> pl.Expr:
 
 
 def _title_expr() -> pl.Expr:
-    expr: pl.Expr | pl.When | pl.Then | None = None
-    for c, category in enumerate(CATEGORIES):
-        for t, template in enumerate(category.title_templates):
-            condition = (pl.col("_cat") == c) & (pl.col("_template") == t)
-            body = _template_expr(c, template)
-            expr = (
-                pl.when(condition).then(body) if expr is None else expr.when(condition).then(body)
-            )  # type: ignore[union-attr]
-    assert expr is not None
-    return expr.otherwise(pl.lit("Event"))  # type: ignore[union-attr]
+    """Each row's title from its category's template (one branch per template, first match)."""
+    branches = [
+        pl.when((pl.col("_cat") == c) & (pl.col("_template") == t)).then(_template_expr(template))
+        for c, category in enumerate(CATEGORIES)
+        for t, template in enumerate(category.title_templates)
+    ]
+    return pl.coalesce(branches)
 
 
 _EXTRAS = (
