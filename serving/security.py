@@ -24,7 +24,9 @@ from core.settings import get_settings
 from serving.errors import ApiError
 
 JWT_ALGORITHM = "HS256"
-_hasher = PasswordHasher()
+# OWASP's argon2id profile (19 MiB, 2 passes, 1 lane): the library default (64 MiB, 4 lanes)
+# takes over half a second per login on a small machine, which invites denial of service.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
 # A real hash to verify against when the e-mail is unknown, so response time does not reveal
 # which accounts exist.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")

@@ -77,7 +77,11 @@ class InteractionIn(BaseModel):
     @field_validator("context")
     @classmethod
     def _small_context(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if len(orjson.dumps(value)) > MAX_CONTEXT_BYTES:
+        try:
+            encoded = orjson.dumps(value)
+        except TypeError:  # integers beyond 64 bits, which jsonb consumers would mangle
+            raise ValueError("context holds a value JSON consumers cannot read") from None
+        if len(encoded) > MAX_CONTEXT_BYTES:
             raise ValueError(f"context is larger than {MAX_CONTEXT_BYTES} bytes")
         return value
 
