@@ -69,4 +69,6 @@ def install_docs(app: FastAPI) -> None:
             swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
             swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
             swagger_favicon_url=f"{ASSETS_URL}/favicon-32x32.png",
+            # The default validator badge calls a public service; offline means no such calls.
+            swagger_ui_parameters={"validatorUrl": None},
         )

@@ -141,8 +141,7 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = _route_template(scope)
             method = scope["method"]
             self.metrics.requests.labels(method, template, str(status)).inc()
             self.metrics.latency.labels(method, template).observe(elapsed)
@@ -159,6 +158,15 @@ class ObservabilityMiddleware:
                 },
             )
             request_id_var.reset(token)
+
+
+def _route_template(scope: Scope) -> str:
+    """The matched route's template; mounted apps (static files) count as their mount point."""
+    path = getattr(scope.get("route"), "path", None)
+    if path:
+        return path
+    root = scope.get("root_path") or ""
+    return f"{root}/{{path}}" if root else "unmatched"
 
 
 def _request_id(scope: Scope) -> str:

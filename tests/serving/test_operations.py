@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+import httpx
 import pytest
 
 pytestmark = pytest.mark.anyio
@@ -48,10 +51,38 @@ async def test_validation_errors_use_the_error_shape(client):
     assert error["details"][0]["loc"] == ["query", "limit"]
 
 
-async def test_docs_work_without_a_cdn(client):
+async def test_docs_are_served_from_local_assets(client):
     response = await client.get("/docs")
     assert response.status_code == 200
-    assert "cdn." not in response.text
-    assert "openapi.json" in response.text
+    assert re.findall(r"https?://", response.text) == []
+    assets = re.findall(r'(?:src|href)="(/docs-assets/[^"]+)"', response.text)
+    assert len(assets) == 3
+    for asset in assets:
+        fetched = await client.get(asset)
+        assert fetched.status_code == 200
+        assert len(fetched.content) > 500
     spec = await client.get("/openapi.json")
     assert "/api/v1/recommendations/events" in spec.json()["paths"]
+
+
+async def test_gzip_and_cors_follow_the_settings(database_url):
+    from core.settings import Settings
+    from serving.app import create_app
+
+    app = create_app(Settings(cors_origins=["https://app.example"], gzip_min_bytes=100))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://api.test"
+    ) as http:
+        preflight = await http.options(
+            "/api/v1/events",
+            headers={
+                "Origin": "https://app.example",
+                "Access-Control-Request-Method": "POST",
+            },
+        )
+        assert preflight.headers["access-control-allow-origin"] == "https://app.example"
+        foreign = await http.get("/openapi.json", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in foreign.headers
+        zipped = await http.get("/openapi.json", headers={"Accept-Encoding": "gzip"})
+        assert zipped.headers["content-encoding"] == "gzip"
+        assert zipped.json()["info"]["title"] == "Events Platform API"
