@@ -48,7 +48,7 @@ class ExperimentResult:
     tuning_trials: dict[str, pl.DataFrame] = field(default_factory=dict, repr=False)
 
 
-def _models_for(items: pl.DataFrame | None, model_names: Sequence[str] | None) -> list[str]:
+def _models_for(model_names: Sequence[str] | None) -> list[str]:
     if model_names is not None:
         unknown = sorted(set(model_names) - set(MODEL_REGISTRY))
         if unknown:
@@ -80,7 +80,7 @@ def run_experiment(
     split = make_split(protocol, interactions, items, seed=random_state, cutoff=now)
     rows: list[dict[str, Any]] = []
     trials: dict[str, pl.DataFrame] = {}
-    for name in _models_for(items, model_names):
+    for name in _models_for(model_names):
         row: dict[str, Any] = {"model": name, "params": "{}", "skipped_reason": None}
         try:
             started = time.perf_counter()
