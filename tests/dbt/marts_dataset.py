@@ -282,6 +282,12 @@ def unload(url: str) -> None:
         conn.execute(f"drop table if exists {PARTITION}")
 
 
+def rebuild_marts() -> None:
+    """Rebuild every model from scratch on what the tables hold now (no data tests: the data
+    may belong to other tests)."""
+    run_dbt("build", "--full-refresh", "--exclude-resource-type", "test")
+
+
 def run_dbt(*args: str) -> subprocess.CompletedProcess[str]:
     """Run the real dbt CLI against the test database; on failure, raise with its output."""
     env = {**os.environ, **get_settings().dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}

@@ -30,7 +30,7 @@ def marts(database_url: str) -> Iterator[psycopg.Connection]:
     with psycopg.connect(database_url, autocommit=True) as conn:
         yield conn
     ds.unload(database_url)
-    ds.run_dbt("run", "--full-refresh")
+    ds.rebuild_marts()
 
 
 def rows(conn: psycopg.Connection, query: str, *params: object) -> list[tuple]:
@@ -102,6 +102,19 @@ def test_dim_users_is_pseudonymous(marts: psycopg.Connection) -> None:
     assert "email_domain" in columns
     # Her e-mail is reduced to its domain; her later profile edit through the API wins.
     assert alice == [("example.org", "Hamburg", "api")]
+
+
+def test_every_mart_is_granted_to_the_analyst_role(marts: psycopg.Connection) -> None:
+    readable = rows(
+        marts,
+        "select table_name, has_table_privilege('analyst', 'marts.' || table_name, 'select')"
+        " from information_schema.tables where table_schema = 'marts' order by table_name",
+    )
+    staging = scalar(marts, "select has_schema_privilege('analyst', 'staging', 'usage')")
+
+    assert len(readable) >= 17
+    assert all(granted for _, granted in readable)
+    assert staging is False
 
 
 def test_re_delivered_interaction_is_kept_once_in_its_latest_version(
