@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from core.settings import Settings, get_settings
+from serving.cache import ResponseCache
 from serving.db import create_pool
 from serving.docs import install_docs
 from serving.errors import install_error_handlers
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
+    app.state.response_cache = ResponseCache(ttl=2.0)
     app.state.login_throttle = LoginThrottle(max_failures=5, window_seconds=300)
     app.state.client_throttle = LoginThrottle(max_failures=100, window_seconds=300)
     install_error_handlers(app)

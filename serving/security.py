@@ -11,6 +11,7 @@ import hmac
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Annotated
 
 import jwt
@@ -67,13 +68,19 @@ async def verify_password(password_hash: str | None, password: str) -> bool:
     return await to_thread.run_sync(verify)
 
 
+@cache
+def _signing_secret() -> str:
+    # Read once per process: without JWT_SECRET the settings read it from a file on each call.
+    return get_settings().jwt_secret_value()
+
+
 def create_access_token(user_id: int, role: str) -> tuple[str, int]:
     """A signed token for the user and its lifetime in seconds."""
     settings = get_settings()
     ttl = timedelta(minutes=settings.jwt_ttl_minutes)
     now = datetime.now(UTC)
     claims = {"sub": str(user_id), "role": role, "iat": now, "exp": now + ttl}
-    token = jwt.encode(claims, settings.jwt_secret_value(), algorithm=JWT_ALGORITHM)
+    token = jwt.encode(claims, _signing_secret(), algorithm=JWT_ALGORITHM)
     return token, int(ttl.total_seconds())
 
 
@@ -92,7 +99,7 @@ def principal_from_token(token: str) -> Principal:
     try:
         claims = jwt.decode(
             token,
-            settings.jwt_secret_value(),
+            _signing_secret(),
             algorithms=[JWT_ALGORITHM],
             options={"require": ["exp", "sub"]},
         )

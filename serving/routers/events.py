@@ -11,10 +11,12 @@ import re
 from typing import Annotated, Any, Literal
 
 import psycopg
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
+from starlette.responses import Response
 
 from core.contracts import EVENT_STATUSES
+from serving.cache import cache_key, response_cache
 from serving.common import (
     EVENT_COLUMNS,
     MAX_BIGINT,
@@ -223,6 +225,7 @@ async def load_visible_event(
 
 @router.get("", response_model=EventPage)
 async def list_events(
+    request: Request,
     conn: Connection,
     paging: PagingDep,
     principal: OptionalPrincipal,
@@ -238,6 +241,12 @@ async def list_events(
         own = own and principal.user_id == organizer_id  # type: ignore[union-attr]
         if not (own or (principal is not None and principal.is_privileged)):
             raise forbidden("drafts are listed for their organiser only (pass organizer_id)")
+    # Public listings are the same for every caller: micro-cached (see ``serving.cache``).
+    cache = response_cache(request) if status != "draft" else None
+    key = cache_key(request)
+    cached = cache.get(key) if cache is not None else None
+    if cached is not None:
+        return Response(cached, media_type="application/json")
     where = ["e.status = %(status)s"]
     params: dict[str, Any] = {"status": status, "limit": paging.limit, "offset": paging.offset}
     if not include_past:
@@ -259,7 +268,12 @@ async def list_events(
         count_cur = await conn.execute(COUNT_EVENTS_SQL.format(where=condition), params)
     items = await items_cur.fetchall()
     total = (await count_cur.fetchone())["total"]  # type: ignore[index]
-    return respond({"items": items, "total": total, "limit": paging.limit, "offset": paging.offset})
+    response = respond(
+        {"items": items, "total": total, "limit": paging.limit, "offset": paging.offset}
+    )
+    if cache is not None:
+        cache.put(key, bytes(response.body))
+    return response
 
 
 @router.get("/{event_id}", response_model=EventOut)

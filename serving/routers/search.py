@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime, BaseModel
+from starlette.responses import Response
 
+from serving.cache import cache_key, response_cache
 from serving.common import EVENT_COLUMNS, EventOut, PageInfo, PagingDep, respond
 from serving.db import Connection
 from serving.errors import ERROR_RESPONSES, ApiError
@@ -108,6 +110,7 @@ class _Filters:
 
 @router.get("/events", response_model=SearchResults)
 async def search_events(
+    request: Request,
     conn: Connection,
     paging: PagingDep,
     q: Annotated[NoNulStr | None, Query(max_length=200, description="Search words")] = None,
@@ -126,7 +129,15 @@ async def search_events(
     include_past: bool = False,
     sort: SearchSort | None = None,
 ) -> object:
-    """Search events; ``total`` and ``facets`` count every match, not just this page."""
+    """Search events; ``total`` and ``facets`` count every match, not just this page.
+
+    Answers are the same for every caller, so they are micro-cached (see ``serving.cache``).
+    """
+    cache = response_cache(request)
+    key = cache_key(request)
+    cached = cache.get(key)
+    if cached is not None:
+        return Response(cached, media_type="application/json")
     query = (q or "").strip() or None
     if (lat is None) != (lng is None):
         raise ApiError(422, "validation_error", "lat and lng go together")
@@ -193,7 +204,7 @@ async def search_events(
             params,
         )
         items = await cur.fetchall()
-    return respond(
+    response = respond(
         {
             "items": items,
             "total": total,
@@ -203,6 +214,8 @@ async def search_events(
             "facets": {"category": facets},
         }
     )
+    cache.put(key, bytes(response.body))
+    return response
 
 
 async def _facets(

@@ -71,6 +71,8 @@ async def client(db: psycopg.Connection) -> AsyncIterator[httpx.AsyncClient]:
     from serving.app import create_app
 
     app = create_app()
+    # Tests change rows between identical reads; micro-caching is tested on its own.
+    app.state.response_cache.ttl = 0
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(

@@ -45,6 +45,7 @@ async def test_database_restart_under_load(own_server):
 
     pgdata, port, url = own_server
     app = create_app(Settings(database_url=url, api_pool_min=2, api_pool_max=4))
+    app.state.response_cache.ttl = 0  # every request must reach the database
     transport = httpx.ASGITransport(app=app)
     async with (
         app.router.lifespan_context(app),

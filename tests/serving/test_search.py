@@ -203,3 +203,18 @@ async def test_injection_attempts_are_harmless(client, db, catalogue, q):
     assert response.status_code == 200
     assert response.json()["total"] == 0
     assert db.execute("SELECT count(*) AS n FROM app.events").fetchone()["n"] == before
+
+
+async def test_public_answers_are_micro_cached(client, db, catalogue):
+    cache = client.app.state.response_cache
+    cache.ttl = 60
+    try:
+        before = await search(client, q="jazz", limit=5)
+        make_event(db, title="Jazz brunch", category="music")
+        assert await search(client, limit=5, q="jazz") == before  # same key, other order
+        cache.clear()
+        after = await search(client, q="jazz", limit=5)
+        assert after["total"] == before["total"] + 1
+    finally:
+        cache.ttl = 0
+        cache.clear()
