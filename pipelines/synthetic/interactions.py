@@ -397,7 +397,7 @@ def _chunk(spec: GenerationSpec, model: _Model, ledger: _Ledger, index: int, row
 
     return Chunk(
         index=index,
-        interaction_id=uuid_strings(rng, len(j)),
+        uuid_text=uuid_bytes(rng, len(j)),
         user=(u[j] + 1).astype(np.int64),
         event=(e[j] + 1).astype(np.int64),
         kind=kind,
@@ -418,7 +418,7 @@ class Chunk:
     into either a frame or JSON lines)."""
 
     index: int
-    interaction_id: pl.Series
+    uuid_text: np.ndarray  # (rows, 36) ASCII bytes of the interaction ids
     user: np.ndarray
     event: np.ndarray
     kind: np.ndarray  # index into INTERACTION_TYPES
@@ -432,7 +432,7 @@ class Chunk:
         version = _gather(MODEL_VERSIONS, np.maximum(self.model_version, 0))
         return pl.DataFrame(
             {
-                "interaction_id": self.interaction_id,
+                "interaction_id": _fixed_width_strings(self.uuid_text),
                 "user_id": self.user,
                 "event_id": self.event,
                 "type": _gather(INTERACTION_TYPES, self.kind),
@@ -446,70 +446,97 @@ class Chunk:
         )
 
     def json_lines(self) -> pl.Series:
-        """One JSON object per row, newline-terminated, keys in the contract's order.
+        """One JSON object per row, newline-terminated.
 
-        Built as text from fixed fragments (everything but the id, the ids and the timestamp
-        comes from small vocabularies), so no value ever needs escaping.
+        Built as text from fixed fragments, so no value ever needs escaping: the id and the
+        timestamp are fixed-width and laid out with numpy, the rest comes from small
+        vocabularies. The id and the timestamp lead, the other keys follow in contract order.
         """
-        head, tail = _fragments()
-        tail_code = (self.source.astype(np.int32) * len(CONTEXTS) + self.context) * (
-            len(MODEL_VERSIONS) + 1
-        ) + (self.model_version + 1)
-        stamp = pl.from_epoch(pl.Series(self.ts), time_unit="s").dt.strftime(
-            "%Y-%m-%dT%H:%M:%S+00:00"
-        )
+        n = len(self.ts)
+        head = np.empty((n, _HEAD_WIDTH), np.uint8)
+        head[:] = np.frombuffer(_HEAD_TEMPLATE, np.uint8)
+        head[:, _ID_AT : _ID_AT + 36] = self.uuid_text
+        head[:, _TS_AT : _TS_AT + 25] = _timestamp_bytes(self.ts)
+        tail_code = (
+            (self.kind.astype(np.int32) * len(INTERACTION_SOURCES) + self.source) * len(CONTEXTS)
+            + self.context
+        ) * (len(MODEL_VERSIONS) + 1) + (self.model_version + 1)
         return pl.select(
             pl.concat_str(
-                pl.lit('{"interaction_id":"'),
-                pl.lit(self.interaction_id),
-                pl.lit('","user_id":'),
+                pl.lit(_fixed_width_strings(head)),
                 pl.lit(pl.Series(self.user).cast(pl.String)),
                 pl.lit(',"event_id":'),
                 pl.lit(pl.Series(self.event).cast(pl.String)),
-                pl.lit(head.gather(self.kind.astype(np.int32))),
-                pl.lit(stamp),
-                pl.lit(tail.gather(tail_code.astype(np.int32))),
+                pl.lit(_tails().gather(tail_code)),
             )
         ).to_series()
 
 
+_ID_AT = len('{"interaction_id":"')
+_TS_AT = _ID_AT + 36 + len('","timestamp":"')
+_HEAD_TEMPLATE = (
+    b'{"interaction_id":"' + b"0" * 36 + b'","timestamp":"' + b"0" * 25 + b'","user_id":'
+)
+_HEAD_WIDTH = len(_HEAD_TEMPLATE)
+
+
 @lru_cache(maxsize=1)
-def _fragments() -> tuple[pl.Series, pl.Series]:
-    """JSON text around the timestamp: ``,"type":...,"timestamp":"`` per type, and
-    ``","source":...}`` plus newline per (source, context, model version)."""
-    head = [f',"type":"{kind}","timestamp":"' for kind in INTERACTION_TYPES]
-    tail = [
-        f'","source":"{source}","context":{context}'
-        + (f',"model_version":"{MODEL_VERSIONS[m - 1]}"' if m else "")
-        + "}\n"
-        for source in INTERACTION_SOURCES
-        for context in CONTEXTS
-        for m in range(len(MODEL_VERSIONS) + 1)
-    ]
-    return pl.Series(head, dtype=pl.String), pl.Series(tail, dtype=pl.String)
+def _tails() -> pl.Series:
+    """Everything after the event id, per (type, source, context, model version)."""
+    return pl.Series(
+        [
+            f',"type":"{kind}","source":"{source}","context":{context}'
+            + (f',"model_version":"{MODEL_VERSIONS[m - 1]}"' if m else "")
+            + "}\n"
+            for kind in INTERACTION_TYPES
+            for source in INTERACTION_SOURCES
+            for context in CONTEXTS
+            for m in range(len(MODEL_VERSIONS) + 1)
+        ],
+        dtype=pl.String,
+    )
 
 
-_HEX_PAIRS = np.array(
-    [ord(f"{b:02x}"[0]) | ord(f"{b:02x}"[1]) << 8 for b in range(256)], dtype="<u2"
-)
-# Column of each UUID character in the 32 hex digits, or 32 (a dash).
-_UUID_LAYOUT = np.array(
-    [*range(8), 32, *range(8, 12), 32, *range(12, 16), 32, *range(16, 20), 32, *range(20, 32)]
-)
+def _timestamp_bytes(ts: np.ndarray) -> np.ndarray:
+    """Unix seconds as ``YYYY-MM-DDTHH:MM:SS+00:00`` ASCII rows (ISO-8601, explicit offset)."""
+    out = np.empty((len(ts), 25), np.uint8)
+    out[:] = np.frombuffer(b"0000-00-00T00:00:00+00:00", np.uint8)
+    if not len(ts):
+        return out
+    days = ts // 86_400
+    first = int(days.min())
+    span = np.arange(first, int(days.max()) + 1) * 86_400
+    dates = "".join(str(d) for d in span.astype("datetime64[s]").astype("datetime64[D]"))
+    out[:, :10] = np.frombuffer(dates.encode(), np.uint8).reshape(-1, 10)[days - first]
+    seconds = ts - days * 86_400
+    for at, value in ((11, seconds // 3600), (14, seconds // 60 % 60), (17, seconds % 60)):
+        out[:, at] = 48 + value // 10
+        out[:, at + 1] = 48 + value % 10
+    return out
 
 
-def uuid_strings(rng: np.random.Generator, n: int) -> pl.Series:
-    """``n`` random version-4 UUIDs as text, from ``rng`` (so they repeat with the seed)."""
+def _fixed_width_strings(rows: np.ndarray) -> pl.Series:
+    """A (rows, width) ASCII byte matrix as a string column, built from one buffer."""
+    n, width = rows.shape
+    offsets = np.arange(0, width * (n + 1), width, dtype=np.int64)
+    strings = pa.LargeStringArray.from_buffers(
+        n, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(rows))
+    )
+    return pl.Series(pl.from_arrow(strings))
+
+
+def uuid_bytes(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` random version-4 UUIDs as (n, 36) ASCII rows, from ``rng`` (so they repeat with
+    the seed; 122 random bits make a collision practically impossible)."""
     raw = rng.integers(0, 256, (n, 16), dtype=np.uint8)
     raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
     raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
-    digits = np.empty((n, 33), np.uint8)
-    digits[:, :32] = _HEX_PAIRS[raw].view(np.uint8).reshape(n, 32)
-    digits[:, 32] = ord("-")
-    text = np.ascontiguousarray(digits[:, _UUID_LAYOUT])
-    offsets = np.arange(0, 36 * (n + 1), 36, dtype=np.int32)
-    strings = pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text))
-    return pl.Series(pl.from_arrow(strings))
+    digits = np.frombuffer(raw.tobytes().hex().encode(), np.uint8).reshape(n, 32)
+    out = np.empty((n, 36), np.uint8)
+    out[:, [8, 13, 18, 23]] = ord("-")
+    for start, end, at in ((0, 8, 0), (8, 12, 9), (12, 16, 14), (16, 20, 19), (20, 32, 24)):
+        out[:, at : at + end - start] = digits[:, start:end]
+    return out
 
 
 def chunk_sizes(spec: GenerationSpec) -> list[int]:
