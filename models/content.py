@@ -9,6 +9,7 @@ import scipy.sparse as sp
 from models.base import Recommender
 from models.features import ItemFeatureSpace, fit_feature_space, user_attribute
 from models.matrix import encode, interaction_matrix, row_normalize
+from models.topk import block_rows
 
 
 class ContentRecommender(Recommender):
@@ -83,8 +84,15 @@ class ContentRecommender(Recommender):
         return row_normalize(sp.csr_matrix(profiles, dtype=np.float32))
 
     def _score(self, user_pos: np.ndarray, item_pos: np.ndarray | None) -> np.ndarray:
+        # sparse items × dense profiles is far faster than a sparse × sparse product whose
+        # result is dense anyway; profiles are densified a bounded chunk at a time.
         items = self.item_features_ if item_pos is None else self.item_features_[item_pos]
-        return (self.user_profiles_[user_pos] @ items.T).toarray().astype(np.float32)
+        out = np.empty((user_pos.size, items.shape[0]), dtype=np.float32)
+        step = block_rows(max(1, items.shape[1]))
+        for start in range(0, user_pos.size, step):
+            profiles = self.user_profiles_[user_pos[start : start + step]].toarray()
+            out[start : start + step] = (items @ profiles.T).T
+        return out
 
     def _item_similarity(self, item_pos: np.ndarray, cand_pos: np.ndarray | None) -> np.ndarray:
         items = self.item_features_ if cand_pos is None else self.item_features_[cand_pos]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-# Budget for one dense score block (float32 cells); keeps peak memory near 256 MB whatever the
-# catalogue size, at the cost of more (still vectorised) blocks for big catalogues.
-BLOCK_CELLS = 64 * 1024 * 1024
+# Budget for one dense score block (float32 cells): 64 MB per array whatever the catalogue size
+# (a blended model holds a few such arrays at once), at the cost of more, still vectorised, blocks.
+BLOCK_CELLS = 16 * 1024 * 1024
 
 
 def block_rows(n_cols: int, cells: int = BLOCK_CELLS) -> int:
