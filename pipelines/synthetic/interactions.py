@@ -6,10 +6,11 @@ drawn with probability proportional to
 
     category taste x distance decay from home x popularity (Zipf-like) x time x tag affinity,
 
-factorised so no user x event matrix is ever built: a category from the user's taste (weighted
-by what the catalogue offers near home), a city from the distance decay, an event inside that
-(category, city) cell by popularity and time, then an accept/reject step for shared tags. Times
-follow an exponential lead before each event's start, truncated to the history window, the
+factorised so no user x event matrix is ever built. Most journeys pick a category from the
+user's taste (weighted by what the catalogue offers near home), a city from the distance decay
+and an event inside that (category, city) cell by popularity and time; the others start from one
+of the user's favourite tags and pick an event carrying it, by popularity, time and distance.
+Times follow an exponential lead before each event's start, truncated to the history window, the
 event's publication and ``now``: events draw interactions in the weeks before they start, and
 upcoming events only the part of that lead that has already happened.
 
@@ -285,6 +286,7 @@ class _Ledger:
 
 
 def _chunk(spec: GenerationSpec, model: _Model, ledger: _Ledger, index: int, rows: int) -> Chunk:
+    """Exactly ``rows`` interactions: journeys, their funnel, then the registration rules."""
     rng = rng_for(spec, STREAM_INTERACTIONS, index)
     now = spec.now_s
     n_events = spec.events
