@@ -21,7 +21,7 @@ from core.settings import Settings, get_settings
 from serving.cache import ResponseCache
 from serving.db import create_pool
 from serving.docs import install_docs
-from serving.errors import install_error_handlers
+from serving.errors import BodySizeGuard, install_error_handlers
 from serving.observability import Metrics, ObservabilityMiddleware, configure_logging
 from serving.responses import OrjsonResponse
 from serving.routers import (
@@ -36,6 +36,8 @@ from serving.routers import (
 from serving.security import LoginThrottle
 
 API_TITLE = "Events Platform API"
+# The largest legitimate body is a batch of 1000 interactions with small contexts.
+MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -90,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
             expose_headers=["ETag", "X-Request-ID"],
         )
+    app.add_middleware(BodySizeGuard, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(ObservabilityMiddleware, metrics=metrics)
     return app
 

@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 import psycopg
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from psycopg_pool import PoolTimeout
@@ -156,3 +156,46 @@ def install_error_handlers(app: FastAPI) -> None:
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 409, 412, 422, 429, 503)
 }
+
+
+class BodySizeGuard:
+    """Limits request bodies, answering 413 in the common error shape.
+
+    A declared ``Content-Length`` above the limit is refused before the handler runs; a body
+    sent without one is counted while it is read.
+    """
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _too_large(self) -> ApiError:
+        return ApiError(
+            413, "payload_too_large", f"request bodies are limited to {self.max_bytes} bytes"
+        )
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                if not value.isdigit() or int(value) > self.max_bytes:
+                    error = self._too_large()
+                    response = error_response(error.status_code, error.code, error.message)
+                    await response(scope, receive, send)
+                    return
+                break
+        received = 0
+
+        async def counted_receive() -> Any:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    # The framework passes HTTP exceptions raised while reading a body through.
+                    raise HTTPException(413, self._too_large().message)
+            return message
+
+        await self.app(scope, counted_receive, send)

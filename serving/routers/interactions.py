@@ -12,12 +12,12 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import orjson
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Path
 from psycopg.types.json import Jsonb
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
 from core.contracts import FEEDBACK_ACTIONS, INTERACTION_SOURCES, INTERACTION_TYPES
-from serving.common import MAX_BIGINT, respond
+from serving.common import MAX_BIGINT, PageInfo, PagingDep, respond
 from serving.db import Connection
 from serving.errors import ERROR_RESPONSES, ApiError, forbidden
 from serving.security import CurrentPrincipal, Principal
@@ -53,6 +53,16 @@ INSERT_INTERACTIONS_SQL = """
                          %(context)s::jsonb[], %(model_version)s::text[])
     ON CONFLICT (id) DO NOTHING
     RETURNING id"""
+
+USER_INTERACTIONS_SQL = """
+    SELECT i.id, i.user_id, i.event_id, i.type, i.occurred_at, i.source, i.context,
+           i.model_version
+    FROM app.interactions i WHERE i.user_id = %(user_id)s
+      AND (%(type)s::text IS NULL OR i.type = %(type)s)
+    ORDER BY i.occurred_at DESC, i.id LIMIT %(limit)s OFFSET %(offset)s"""
+COUNT_USER_INTERACTIONS_SQL = """
+    SELECT count(*) AS total FROM app.interactions i WHERE i.user_id = %(user_id)s
+      AND (%(type)s::text IS NULL OR i.type = %(type)s)"""
 
 INSERT_FEEDBACK_SQL = """
     INSERT INTO app.recommendation_feedback (id, user_id, event_id, model_version, action,
@@ -94,6 +104,21 @@ class FeedbackIn(BaseModel):
     action: FeedbackAction
     position: Annotated[int, Field(ge=0, le=10_000)] | None = None
     occurred_at: AwareDatetime | None = Field(default=None, description="Defaults to now")
+
+
+class InteractionOut(BaseModel):
+    id: UUID
+    user_id: int
+    event_id: int
+    type: str
+    occurred_at: datetime
+    source: str
+    context: dict[str, Any]
+    model_version: str | None
+
+
+class InteractionPage(PageInfo):
+    items: list[InteractionOut]
 
 
 class Accepted(BaseModel):
@@ -196,3 +221,23 @@ async def post_feedback(
     cur = await conn.execute(INSERT_FEEDBACK_SQL, params)
     stored = len(await cur.fetchall())
     return respond({"accepted": stored, "duplicates": len(items) - stored}, status_code=202)
+
+
+@router.get("/users/{user_id}/interactions", response_model=InteractionPage, tags=["interactions"])
+async def list_user_interactions(
+    user_id: Annotated[int, Path(ge=1, le=MAX_BIGINT)],
+    conn: Connection,
+    principal: CurrentPrincipal,
+    paging: PagingDep,
+    type: InteractionType | None = None,
+) -> object:
+    """A user's history, newest first; private to the user, admins and the service."""
+    if not principal.may_act_for(user_id):
+        raise forbidden("history is private to its user")
+    params = {"user_id": user_id, "type": type, "limit": paging.limit, "offset": paging.offset}
+    async with conn.pipeline():
+        items_cur = await conn.execute(USER_INTERACTIONS_SQL, params)
+        count_cur = await conn.execute(COUNT_USER_INTERACTIONS_SQL, params)
+    items = await items_cur.fetchall()
+    total = (await count_cur.fetchone())["total"]  # type: ignore[index]
+    return respond({"items": items, "total": total, "limit": paging.limit, "offset": paging.offset})

@@ -118,3 +118,40 @@ async def test_feedback_is_stored_with_the_model_version(client, db, ids):
         headers=bearer(ids["user"]),
     )
     assert bad.status_code == 422
+
+
+async def test_history_is_private_to_its_user(client, ids):
+    url = f"/api/v1/users/{ids['user']}/interactions"
+    own = await client.get(url, params={"type": "view"}, headers=bearer(ids["user"]))
+    assert own.status_code == 200
+    assert own.json()["total"] >= 1
+    assert {item["type"] for item in own.json()["items"]} == {"view"}
+    assert (await client.get(url, headers=bearer(ids["other"]))).status_code == 403
+    assert (await client.get(url, headers=SERVICE)).json()["total"] >= 4
+
+
+async def test_oversized_body_is_413(client, ids):
+    huge = b"[" + b" " * (5 * 1024 * 1024) + b"]"
+    response = await client.post(
+        "/api/v1/interactions",
+        content=huge,
+        headers={**bearer(ids["user"]), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
+
+
+async def test_oversized_body_without_a_declared_length_is_413(client, ids):
+    async def chunks():
+        yield b"["
+        for _ in range(6):
+            yield b" " * (1024 * 1024)
+        yield b"]"
+
+    response = await client.post(
+        "/api/v1/interactions",
+        content=chunks(),
+        headers={**bearer(ids["user"]), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
