@@ -56,16 +56,22 @@ class PageInfo(BaseModel):
 class Paging:
     """Offset paging: ``limit`` items from ``offset`` in a stable order chosen by the query."""
 
-    def __init__(
-        self,
-        limit: Annotated[int, Query(ge=1, le=100, description="Items per page")] = 20,
-        offset: Annotated[int, Query(ge=0, le=100_000, description="Items to skip")] = 0,
-    ) -> None:
+    __slots__ = ("limit", "offset")
+
+    def __init__(self, limit: int, offset: int) -> None:
         self.limit = limit
         self.offset = offset
 
 
-PagingDep = Annotated[Paging, Depends()]
+async def paging(
+    limit: Annotated[int, Query(ge=1, le=100, description="Items per page")] = 20,
+    offset: Annotated[int, Query(ge=0, le=100_000, description="Items to skip")] = 0,
+) -> Paging:
+    # An async dependency: FastAPI runs plain functions and classes in a worker thread.
+    return Paging(limit, offset)
+
+
+PagingDep = Annotated[Paging, Depends(paging)]
 
 
 def respond(

@@ -7,6 +7,7 @@ several statements to be atomic open an explicit ``conn.transaction()``.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -44,6 +45,12 @@ async def get_connection(request: Request) -> AsyncIterator[AsyncConnection[Dict
     pool: AsyncConnectionPool[AsyncConnection[DictRow]] = request.app.state.pool
     async with pool.connection() as conn:
         yield conn
+
+
+def connection(request: Request) -> AbstractAsyncContextManager[AsyncConnection[DictRow]]:
+    """A pooled connection taken only when a handler needs one (after a cache miss)."""
+    pool: AsyncConnectionPool[AsyncConnection[DictRow]] = request.app.state.pool
+    return pool.connection()
 
 
 Connection = Annotated[AsyncConnection[DictRow], Depends(get_connection)]

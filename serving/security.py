@@ -123,12 +123,12 @@ async def optional_principal(
 
 
 async def require_principal(
-    principal: Annotated[Principal | None, Depends(optional_principal)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """The caller; requests without a valid bearer token are refused with 401."""
-    if principal is None:
+    if credentials is None:
         raise _unauthorized("a bearer token is required")
-    return principal
+    return principal_from_token(credentials.credentials)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(require_principal)]
@@ -176,5 +176,5 @@ class LoginThrottle:
         self._failures.pop(key, None)
 
 
-def login_throttle(request: Request) -> LoginThrottle:
+async def login_throttle(request: Request) -> LoginThrottle:
     return request.app.state.login_throttle

@@ -26,7 +26,7 @@ from serving.common import (
     PagingDep,
     respond,
 )
-from serving.db import Connection
+from serving.db import Connection, connection
 from serving.errors import ERROR_RESPONSES, ApiError, forbidden, not_found
 from serving.security import CurrentPrincipal, OptionalPrincipal, Principal
 from serving.text import NoNulStr
@@ -226,7 +226,6 @@ async def load_visible_event(
 @router.get("", response_model=EventPage)
 async def list_events(
     request: Request,
-    conn: Connection,
     paging: PagingDep,
     principal: OptionalPrincipal,
     category: Annotated[NoNulStr | None, Query(max_length=50)] = None,
@@ -261,13 +260,13 @@ async def list_events(
         where.append("e.organizer_id = %(organizer_id)s")
         params["organizer_id"] = organizer_id
     condition = " AND ".join(where)
-    async with conn.pipeline():
+    async with connection(request) as conn, conn.pipeline():
         items_cur = await conn.execute(
             LIST_EVENTS_SQL.format(columns=EVENT_COLUMNS, where=condition), params
         )
         count_cur = await conn.execute(COUNT_EVENTS_SQL.format(where=condition), params)
-    items = await items_cur.fetchall()
-    total = (await count_cur.fetchone())["total"]  # type: ignore[index]
+        items = await items_cur.fetchall()
+        total = (await count_cur.fetchone())["total"]  # type: ignore[index]
     response = respond(
         {"items": items, "total": total, "limit": paging.limit, "offset": paging.offset}
     )

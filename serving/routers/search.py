@@ -15,8 +15,8 @@ from pydantic import AwareDatetime, BaseModel
 from starlette.responses import Response
 
 from serving.cache import cache_key, response_cache
-from serving.common import EVENT_COLUMNS, EventOut, PageInfo, PagingDep, respond
-from serving.db import Connection
+from serving.common import EVENT_COLUMNS, EventOut, PageInfo, Paging, PagingDep, respond
+from serving.db import Connection, connection
 from serving.errors import ERROR_RESPONSES, ApiError
 from serving.text import NoNulStr
 
@@ -111,7 +111,6 @@ class _Filters:
 @router.get("/events", response_model=SearchResults)
 async def search_events(
     request: Request,
-    conn: Connection,
     paging: PagingDep,
     q: Annotated[NoNulStr | None, Query(max_length=200, description="Search words")] = None,
     category: Annotated[NoNulStr | None, Query(max_length=50)] = None,
@@ -184,26 +183,10 @@ async def search_events(
 
     params = {**filters.params, "q": query, "limit": paging.limit, "offset": paging.offset}
     modes = ["fulltext", "fuzzy"] if query else ["browse"]
-    for mode in modes:
-        facets, total = await _facets(conn, mode, filters, params, category)
-        if total or mode == modes[-1]:
-            break
-    items: list[dict[str, Any]] = []
-    if total > paging.offset:
-        distance = DISTANCE_KM if lat is not None else "NULL::float8"
-        cur = await conn.execute(
-            SEARCH_EVENTS_SQL.format(
-                columns=EVENT_COLUMNS,
-                relevance=RELEVANCE[mode],
-                distance=distance,
-                match=MATCH[mode],
-                filters=filters.sql(),
-                order=ORDER_BY[sort],
-                joins=POPULARITY_JOIN if sort == "popularity" else "",
-            ),
-            params,
+    async with connection(request) as conn:
+        items, total, facets, mode = await _run_search(
+            conn, modes, filters, params, category, lat is not None, sort, paging
         )
-        items = await cur.fetchall()
     response = respond(
         {
             "items": items,
@@ -216,6 +199,39 @@ async def search_events(
     )
     cache.put(key, bytes(response.body))
     return response
+
+
+async def _run_search(
+    conn: Connection,
+    modes: list[str],
+    filters: _Filters,
+    params: dict[str, Any],
+    category: str | None,
+    with_distance: bool,
+    sort: str,
+    paging: Paging,
+) -> tuple[list[dict[str, Any]], int, list[dict[str, Any]], str]:
+    """Counts first (full text, then trigram when it finds nothing), then the page itself."""
+    for mode in modes:
+        facets, total = await _facets(conn, mode, filters, params, category)
+        if total or mode == modes[-1]:
+            break
+    items: list[dict[str, Any]] = []
+    if total > paging.offset:
+        cur = await conn.execute(
+            SEARCH_EVENTS_SQL.format(
+                columns=EVENT_COLUMNS,
+                relevance=RELEVANCE[mode],
+                distance=DISTANCE_KM if with_distance else "NULL::float8",
+                match=MATCH[mode],
+                filters=filters.sql(),
+                order=ORDER_BY[sort],
+                joins=POPULARITY_JOIN if sort == "popularity" else "",
+            ),
+            params,
+        )
+        items = await cur.fetchall()
+    return items, total, facets, mode
 
 
 async def _facets(
