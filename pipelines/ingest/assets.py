@@ -16,7 +16,7 @@ from core.contracts import EVENTS, INTERACTIONS, USERS, LandingDataset
 from core.db import connect
 from core.settings import get_settings
 from pipelines.ingest import landing, loading
-from pipelines.ingest.parsing import ParsedBatch, read_landed_file, validate
+from pipelines.ingest.parsing import ParsedBatch, read_landed_file, read_landed_files, validate
 
 RAW_USERS = dg.AssetKey(["raw", "users"])
 RAW_EVENTS = dg.AssetKey(["raw", "events"])
@@ -116,7 +116,7 @@ def _load_snapshot(context: dg.AssetExecutionContext, dataset: LandingDataset, t
     with connect() as conn:
         conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier("raw", table)))
         loading.copy_into(conn, sql.Identifier("raw", table), rows)
-        loading.replace_quarantine(conn, dataset.name, "", batch.rejected, context.run_id)
+        loading.replace_quarantine(conn, dataset.name, [""], batch.rejected, context.run_id)
         loading.record_landed_files(conn, dataset.name, _ledger(batch, frame), context.run_id)
     return _batch_metadata(batch, started, len(files))
 
@@ -148,21 +148,51 @@ def known_ids(table: str, column: str) -> pl.Series:
     return pl.Series(column, row[0] if row else [], dtype=pl.Int64)
 
 
-def load_interactions_day(day: date, run_id: str, known: dict[str, pl.Series]) -> ParsedBatch:
-    """Validate the day's landed interaction files and swap them in as the day's partition."""
-    files = landing.interaction_files(get_settings().landing_dir, day)
-    frame, unknown = _read_dataset(files, INTERACTIONS)
-    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    outside_day = ~pl.col("__timestamp").is_between(
-        pl.lit(start), pl.lit(start + timedelta(days=1)), closed="left"
+# Days validated in one pass are bounded by the bytes of their files, to bound memory.
+MAX_BATCH_BYTES = 512 << 20
+
+
+def day_batches(days: list[date], sizes: dict[date, int], limit: int) -> list[list[date]]:
+    """Consecutive groups of days whose files add up to at most ``limit`` bytes (at least a day)."""
+    batches: list[list[date]] = []
+    current: list[date] = []
+    total = 0
+    for day in days:
+        if current and total + sizes.get(day, 0) > limit:
+            batches.append(current)
+            current, total = [], 0
+        current.append(day)
+        total += sizes.get(day, 0)
+    if current:
+        batches.append(current)
+    return batches
+
+
+def load_interaction_days(
+    days: list[date], run_id: str, known: dict[str, pl.Series]
+) -> ParsedBatch:
+    """Validate the days' landed interaction files in one pass, then swap each day's partition.
+
+    All days of the batch are replaced in one transaction: a failure leaves every day as it was.
+    """
+    root = get_settings().landing_dir
+    files = [path for day in days for path in landing.interaction_files(root, day)]
+    frame, unknown = read_landed_files(files, INTERACTIONS)
+    folder_day = (
+        pl.col("_source_file").str.extract(r"date=(\d{4}-\d{2}-\d{2})").str.to_date("%Y-%m-%d")
     )
     batch = validate(
-        frame,
+        frame.with_columns(folder_day.alias("_folder_day")),
         INTERACTIONS,
         now=datetime.now(UTC),
         known_ids=known,
         unknown_columns=unknown,
-        extra_rules=[(outside_day, "timestamp is outside the partition day")],
+        extra_rules=[
+            (
+                pl.col("__timestamp").dt.date() != pl.col("_folder_day"),
+                "timestamp is outside the partition day",
+            )
+        ],
     )
     rows = batch.good.select(
         "interaction_id",
@@ -174,10 +204,22 @@ def load_interactions_day(day: date, run_id: str, known: dict[str, pl.Series]) -
         "context",
         "model_version",
         "_source_file",
+    ).with_columns(pl.col("occurred_at").dt.date().alias("_day"))
+    by_day = rows.partition_by("_day", as_dict=True, include_key=False)
+    rejected = batch.rejected.with_columns(
+        pl.col("_source_file")
+        .str.extract(r"date=(\d{4}-\d{2}-\d{2})")
+        .fill_null("")
+        .alias("partition_key")
     )
+    empty = rows.drop("_day").clear()
     with connect() as conn:
-        loading.swap_interactions_partition(conn, day, rows, keep_sources=(API_SOURCE,))
-        loading.replace_quarantine(conn, INTERACTIONS.name, day.isoformat(), batch.rejected, run_id)
+        for day in days:
+            loading.swap_interactions_partition(
+                conn, day, by_day.get((day,), empty), keep_sources=(API_SOURCE,)
+            )
+        keys = [day.isoformat() for day in days]
+        loading.replace_quarantine(conn, INTERACTIONS.name, keys, rejected, run_id)
         loading.record_landed_files(conn, INTERACTIONS.name, _ledger(batch, frame), run_id)
     return batch
 
@@ -196,7 +238,7 @@ def raw_interactions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     Each day becomes one partition of ``raw.interactions``, rebuilt from all of that day's files
     and swapped in atomically, so re-running a day or re-landing a file changes nothing. Rows that
     name an unknown user or event, or break the contract, are quarantined with the reason. A
-    backfill of many days runs as one run, one day at a time.
+    backfill of many days runs as one run, validating batches of days in one pass each.
     """
     started = time.perf_counter()
     known = {
@@ -204,12 +246,17 @@ def raw_interactions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         "event_id": known_ids("events", "event_id"),
     }
     window = context.partition_time_window
-    day, totals = window.start.date(), {"read": 0, "loaded": 0, "quarantined": 0, "duplicate": 0}
+    days = [
+        window.start.date() + timedelta(days=offset)
+        for offset in range((window.end.date() - window.start.date()).days)
+    ]
+    root = get_settings().landing_dir
+    sizes = {d: sum(p.stat().st_size for p in landing.interaction_files(root, d)) for d in days}
+    totals = {"read": 0, "loaded": 0, "quarantined": 0, "duplicate": 0}
     reasons: dict[str, int] = {}
     unknown: set[str] = set()
-    days = 0
-    while day < window.end.date():
-        batch = load_interactions_day(day, context.run_id, known)
+    for batch_days in day_batches(days, sizes, MAX_BATCH_BYTES):
+        batch = load_interaction_days(batch_days, context.run_id, known)
         totals["read"] += batch.rows_read
         totals["loaded"] += batch.good.height
         totals["quarantined"] += batch.rejected.height
@@ -217,11 +264,9 @@ def raw_interactions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         for reason, count in batch.rejected.group_by("reason").len().iter_rows():
             reasons[reason] = reasons.get(reason, 0) + count
         unknown.update(batch.unknown_columns)
-        day += timedelta(days=1)
-        days += 1
     return dg.MaterializeResult(
         metadata={
-            "days": dg.MetadataValue.int(days),
+            "days": dg.MetadataValue.int(len(days)),
             "rows_read": dg.MetadataValue.int(totals["read"]),
             "rows_loaded": dg.MetadataValue.int(totals["loaded"]),
             "rows_quarantined": dg.MetadataValue.int(totals["quarantined"]),

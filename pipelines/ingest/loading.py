@@ -7,6 +7,7 @@ asset can make a whole load (rows, quarantine, ledger) one atomic unit.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -136,14 +137,23 @@ def ensure_interactions_partitions(conn: psycopg.Connection, days: list[date]) -
 def replace_quarantine(
     conn: psycopg.Connection,
     dataset: str,
-    partition_key: str,
+    partition_keys: Sequence[str],
     rejected: pl.DataFrame,
     run_id: str,
 ) -> int:
-    """Make ``rejected`` the quarantine of (dataset, partition): a re-run replaces, never adds."""
+    """Make ``rejected`` the quarantine of the dataset's partitions: a re-run replaces, never adds.
+
+    ``rejected`` carries its partition in a ``partition_key`` column, or belongs to the single
+    partition given when it has none.
+    """
     conn.execute(
-        "DELETE FROM raw.quarantine WHERE dataset = %s AND partition_key = %s",
-        (dataset, partition_key),
+        "DELETE FROM raw.quarantine WHERE dataset = %s AND partition_key = ANY(%s)",
+        (dataset, list(partition_keys)),
+    )
+    partition = (
+        pl.col("partition_key")
+        if "partition_key" in rejected.columns
+        else pl.lit(partition_keys[0])
     )
     frame = rejected.select(
         pl.lit(dataset).alias("dataset"),
@@ -152,7 +162,7 @@ def replace_quarantine(
         pl.col("reason"),
         pl.col("_record").alias("record"),
         pl.lit(run_id).alias("run_id"),
-        pl.lit(partition_key).alias("partition_key"),
+        partition.alias("partition_key"),
     )
     return copy_into(conn, sql.Identifier("raw", "quarantine"), frame)
 

@@ -44,24 +44,26 @@ class ParsedBatch:
     unknown_columns: tuple[str, ...]
 
 
-def read_lines(path: Path) -> pl.DataFrame:
-    """Read a JSON Lines file as one text column per line, with 1-based line numbers.
+def read_lines(paths: Sequence[Path]) -> pl.DataFrame:
+    """Read JSON Lines files as one text column per line, with 1-based line numbers per file.
 
-    Invalid UTF-8 is replaced (and later rejected by its replacement character) rather than
-    failing the read, so the other lines of the file still load.
+    All files are read in one multi-threaded scan. Invalid UTF-8 is replaced (and later rejected
+    by its replacement character) rather than failing the read, so the other lines still load.
     """
-    frame = pl.read_csv(
-        path,
+    if not paths:
+        return pl.DataFrame(schema={RAW: pl.String, LINE: pl.Int64, SOURCE_FILE: pl.String})
+    frame = pl.scan_csv(
+        [str(p) for p in paths],
         has_header=False,
         separator="\x1f",
         quote_char=None,
         new_columns=[RAW],
         encoding="utf8-lossy",
         infer_schema=False,
+        include_file_paths=SOURCE_FILE,
     )
-    return frame.with_row_index(LINE, offset=1).with_columns(
-        pl.col(LINE).cast(pl.Int64), pl.lit(str(path)).alias(SOURCE_FILE)
-    )
+    line = pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over(SOURCE_FILE)
+    return frame.with_columns(line.alias(LINE)).collect()
 
 
 def extract_json_fields(lines: pl.DataFrame, dataset: LandingDataset) -> pl.DataFrame:
@@ -86,6 +88,14 @@ def read_csv_rows(path: Path) -> tuple[pl.DataFrame, tuple[str, ...]]:
     return frame, header
 
 
+def read_landed_files(
+    paths: Sequence[Path], dataset: LandingDataset
+) -> tuple[pl.DataFrame, tuple[str, ...]]:
+    """Read landed JSON Lines files of ``dataset`` at once; returns rows and unknown columns."""
+    frame = extract_json_fields(read_lines(paths), dataset)
+    return frame, unknown_json_keys(frame, dataset)
+
+
 def read_landed_file(path: Path, dataset: LandingDataset) -> tuple[pl.DataFrame, tuple[str, ...]]:
     """Read any landed file of ``dataset`` into text columns; returns it and the unknown columns."""
     if path.suffix == ".csv":
@@ -97,8 +107,7 @@ def read_landed_file(path: Path, dataset: LandingDataset) -> tuple[pl.DataFrame,
             pl.lit(False).alias("_invalid"),
         )
         return frame, unknown
-    frame = extract_json_fields(read_lines(path), dataset)
-    return frame, unknown_json_keys(frame, dataset)
+    return read_landed_files([path], dataset)
 
 
 def unknown_json_keys(frame: pl.DataFrame, dataset: LandingDataset) -> tuple[str, ...]:
