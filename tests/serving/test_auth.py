@@ -116,3 +116,25 @@ async def test_expired_and_forged_tokens_are_refused(client):
 async def test_service_token_has_no_user(client):
     response = await client.get("/api/v1/users/me", headers=SERVICE)
     assert response.status_code == 404
+
+
+async def test_a_token_stops_working_when_it_expires(client, db):
+    import asyncio
+
+    from core.settings import get_settings
+
+    user = db.execute(
+        "INSERT INTO app.users (email, name) VALUES ('short@example.com', 'S') RETURNING id"
+    ).fetchone()["id"]
+    soon = datetime.now(UTC) + timedelta(seconds=1)
+    token = jwt.encode(
+        {"sub": str(user), "role": "attendee", "exp": soon},
+        get_settings().jwt_secret_value(),
+        algorithm="HS256",
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (await client.get("/api/v1/users/me", headers=headers)).status_code == 200
+    await asyncio.sleep(max(0.0, (soon - datetime.now(UTC)).total_seconds()) + 0.1)
+    expired = await client.get("/api/v1/users/me", headers=headers)
+    assert expired.status_code == 401
+    assert expired.json()["error"]["message"] == "token expired"
