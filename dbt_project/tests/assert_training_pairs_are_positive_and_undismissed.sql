@@ -1,30 +1,27 @@
--- Every training pair has a positive interaction, no dismissal, and the weight of its strongest
--- interaction type; every pair that qualifies is in the training set.
-with expected as (
-    select
+-- No training pair was ever dismissed, and each weight is the weight of a positive type.
+with dismissals as (
+    select distinct
         user_id,
-        event_id,
-        max(weight) as weight
+        event_id
     from {{ ref('fct_interactions') }}
-    group by user_id, event_id
-    having bool_or(is_positive) and not bool_or(interaction_type = 'dismiss')
+    where interaction_type = 'dismiss'
 ),
 
-actual as (
-    select
-        user_id,
-        event_id,
-        weight
-    from {{ ref('ml_training_interactions') }}
+positive_weights as (
+    select weight
+    from {{ ref('interaction_type_weights') }}
+    where is_positive
 )
 
 select
-    coalesce(expected.user_id, actual.user_id) as user_id,
-    coalesce(expected.event_id, actual.event_id) as event_id,
-    expected.weight as expected_weight,
-    actual.weight as actual_weight
-from expected
-full outer join actual
-    on expected.user_id = actual.user_id
-    and expected.event_id = actual.event_id
-where expected.weight is distinct from actual.weight
+    training.user_id,
+    training.event_id,
+    training.weight
+from {{ ref('ml_training_interactions') }} as training
+where exists (
+    select 1
+    from dismissals
+    where dismissals.user_id = training.user_id
+        and dismissals.event_id = training.event_id
+)
+    or training.weight not in (select weight from positive_weights)

@@ -18,7 +18,7 @@ stages as (
         count(*) filter (where reached_click) as clickers,
         count(*) filter (where reached_register) as registrants,
         count(*) filter (where reached_attend) as attendees
-    from {{ ref('int_event_user_stages') }}
+    from {{ ref('fct_user_event_activity') }}
     group by event_id
 ),
 

@@ -32,7 +32,7 @@ user_stages as (
         count(*) filter (where reached_view) as distinct_users,
         count(*) filter (where reached_register) as registrations,
         count(*) filter (where reached_attend) as attendance
-    from {{ ref('int_event_user_stages') }}
+    from {{ ref('fct_user_event_activity') }}
     group by event_id
 ),
 

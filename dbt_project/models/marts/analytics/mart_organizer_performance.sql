@@ -33,7 +33,7 @@ reach as (
     select
         events.organizer_id,
         count(distinct stages.user_id) filter (where stages.reached_view) as distinct_users_reached
-    from {{ ref('int_event_user_stages') }} as stages
+    from {{ ref('fct_user_event_activity') }} as stages
     inner join events
         on stages.event_id = events.event_id
     group by events.organizer_id

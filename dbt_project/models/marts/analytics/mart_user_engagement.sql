@@ -6,7 +6,7 @@ with activity as (
         user_id,
         activity_date,
         lead(activity_date) over (partition by user_id order by activity_date) as next_activity_date
-    from {{ ref('int_user_activity_days') }}
+    from {{ ref('fct_user_activity_daily') }}
 ),
 
 bounds as (

@@ -17,7 +17,7 @@ cohorts as (
 
 last_activity as (
     select max(activity_date) as last_date
-    from {{ ref('int_user_activity_days') }}
+    from {{ ref('fct_user_activity_daily') }}
 ),
 
 cohort_weeks as (
@@ -38,7 +38,7 @@ active as (
         users.cohort_week,
         (activity.activity_date - users.signup_date) / 7 as weeks_since_signup,
         count(distinct activity.user_id) as active_users
-    from {{ ref('int_user_activity_days') }} as activity
+    from {{ ref('fct_user_activity_daily') }} as activity
     inner join users
         on activity.user_id = users.user_id
     where activity.activity_date >= users.signup_date

@@ -7,8 +7,6 @@
         indexes=[
             {'columns': ['interaction_id'], 'unique': True},
             {'columns': ['loaded_at']},
-            {'columns': ['event_id', 'occurred_at']},
-            {'columns': ['user_id', 'occurred_at']},
         ],
     )
 }}

@@ -1,10 +1,14 @@
--- How far each user went with each event. Stages are cumulative (a registration implies the user
--- saw the event), so the funnel built from them never widens: view >= click >= register >= attend.
+-- One row per (user, event) pair with any interaction or registration: what the user did, the
+-- strongest interaction weight, and the furthest funnel stage reached. Stages are cumulative (a
+-- registration implies the user saw the event), so funnels built on them never widen:
+-- view >= click >= register >= attend. Popularity, the funnel and the training set read it.
 with interactions as (
     select
-        event_id,
         user_id,
+        event_id,
         count(*) as interaction_count,
+        max(weight) filter (where is_positive) as max_weight,
+        bool_or(is_positive) as has_positive,
         bool_or(interaction_type = 'view') as viewed,
         bool_or(interaction_type = 'click') as clicked,
         bool_or(interaction_type = 'favorite') as favorited,
@@ -15,24 +19,26 @@ with interactions as (
         min(occurred_at) as first_interaction_at,
         max(occurred_at) as last_interaction_at
     from {{ ref('fct_interactions') }}
-    group by event_id, user_id
+    group by user_id, event_id
 ),
 
 registrations as (
     select
-        event_id,
         user_id,
+        event_id,
         true as registered,
         bool_or(status = 'attended') as attended
     from {{ ref('fct_registrations') }}
-    group by event_id, user_id
+    group by user_id, event_id
 ),
 
 combined as (
     select
-        coalesce(interactions.event_id, registrations.event_id) as event_id,
         coalesce(interactions.user_id, registrations.user_id) as user_id,
+        coalesce(interactions.event_id, registrations.event_id) as event_id,
         coalesce(interactions.interaction_count, 0) as interaction_count,
+        interactions.max_weight,
+        coalesce(interactions.has_positive, false) as has_positive,
         coalesce(interactions.viewed, false) as viewed,
         coalesce(interactions.clicked, false) as clicked,
         coalesce(interactions.favorited, false) as favorited,
@@ -46,14 +52,16 @@ combined as (
         interactions.last_interaction_at
     from interactions
     full outer join registrations
-        on interactions.event_id = registrations.event_id
-        and interactions.user_id = registrations.user_id
+        on interactions.user_id = registrations.user_id
+        and interactions.event_id = registrations.event_id
 )
 
 select
-    event_id,
     user_id,
+    event_id,
     interaction_count,
+    max_weight,
+    has_positive,
     viewed,
     clicked,
     favorited,
