@@ -29,34 +29,6 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture(scope="session")
-def _application_database() -> None:
-    """Create the application database before the shared fixture migrates it.
-
-    With ``DATABASE_URL`` set (as the session does), ``core.db.ensure_databases`` expects the
-    application database to exist already, so the private server needs it made here.
-    """
-    from psycopg import sql
-
-    from core import pgserver
-    from core.settings import get_settings, with_database
-
-    get_settings.cache_clear()
-    settings = get_settings()
-    pgserver.start(settings.pg_dir, settings.embedded_pg_port, for_tests=True)
-    name = settings.app_database_url.rsplit("/", 1)[-1]
-    maintenance = with_database(settings.app_database_url, "postgres")
-    with psycopg.connect(maintenance, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-@pytest.fixture(scope="session")
-def database_url(_application_database: None, database_url: str) -> str:
-    """The shared session database, made to exist first (see ``_application_database``)."""
-    return database_url
-
-
 @pytest.fixture(scope="module")
 def db(database_url: str) -> Iterator[psycopg.Connection[dict[str, Any]]]:
     """An autocommit connection for arranging rows, on tables emptied for this module."""
