@@ -17,9 +17,11 @@ from pipelines.ml import publish, tracking
 from pipelines.ml.evaluation import (
     PARAMS_KEY,
     PROTOCOL,
+    SECONDARY_PROTOCOLS,
     K,
     champion_holdout_metrics,
     finite_metrics,
+    holdout_metrics,
     metric_key,
 )
 from pipelines.ml.promotion import PRIMARY_METRIC, decide_promotion
@@ -92,6 +94,11 @@ def recommender(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             for metric, value in finite_metrics(row).items():
                 mlflow.log_metric(metric_key(row["model"], metric), value)
         mlflow.log_metrics({metric_key(None, m): v for m, v in challenger_metrics.items()})
+        for protocol in SECONDARY_PROTOCOLS:
+            secondary = holdout_metrics(
+                protocol, result.best_model, result.best_params, interactions, items, users
+            )
+            mlflow.log_metrics({metric_key(protocol, m): v for m, v in secondary.items()})
         mlflow.log_table(result.table.to_pandas(), artifact_file=f"evaluation/{PROTOCOL}.json")
         final = fit_final(result.best_model, result.best_params, interactions, items, users)
         info = log_recommender(final, name="model")

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
 
 PROTOCOL = "future-events"
+# Also reported for the shipped model (not used to choose it): the plain global time cut-off.
+SECONDARY_PROTOCOLS = ("temporal",)
 K = 10
 RANDOM_STATE = 42
 METRICS = ("precision@k", "recall@k", "ndcg@k", "map", "map@k", "coverage")
@@ -38,6 +40,24 @@ def finite_metrics(row: dict[str, Any]) -> dict[str, float]:
     }
 
 
+def holdout_metrics(
+    protocol: str,
+    algorithm: str,
+    params: dict[str, Any],
+    interactions: pl.DataFrame,
+    items: pl.DataFrame,
+    users: pl.DataFrame,
+) -> dict[str, float]:
+    """Metrics of ``algorithm`` with ``params`` fit on the protocol's train part, scored on its test
+    part (the split is deterministic, so every caller sees the same hold-out)."""
+    from models.protocols import evaluate_on_split, make_split
+    from models.registry import make_model
+
+    split = make_split(protocol, interactions, items, seed=RANDOM_STATE)
+    model = make_model(algorithm, params).fit(split.train, items, users)
+    return finite_metrics(evaluate_on_split(model, split, K))
+
+
 def champion_holdout_metrics(
     client: MlflowClient,
     champion: ModelVersion,
@@ -46,11 +66,6 @@ def champion_holdout_metrics(
     users: pl.DataFrame,
 ) -> dict[str, float]:
     """The champion's metrics on today's hold-out, refit from its logged algorithm and params."""
-    from models.protocols import evaluate_on_split, make_split
-    from models.registry import make_model
-
     logged = client.get_run(champion.run_id).data.params
     algorithm, params = logged["algorithm"], json.loads(logged.get(PARAMS_KEY, "{}"))
-    split = make_split(PROTOCOL, interactions, items, seed=RANDOM_STATE)
-    model = make_model(algorithm, params).fit(split.train, items, users)
-    return finite_metrics(evaluate_on_split(model, split, K))
+    return holdout_metrics(PROTOCOL, algorithm, params, interactions, items, users)
