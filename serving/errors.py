@@ -18,6 +18,7 @@ from psycopg_pool import PoolTimeout
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from serving.db import mark_database_failure
 from serving.responses import OrjsonResponse
 
 log = logging.getLogger("serving.errors")
@@ -128,8 +129,9 @@ async def _data_error(_: Request, exc: Exception) -> OrjsonResponse:
     return error_response(422, "invalid_input", "a value is not acceptable")
 
 
-async def _database_unavailable(_: Request, exc: Exception) -> OrjsonResponse:
+async def _database_unavailable(request: Request, exc: Exception) -> OrjsonResponse:
     log.warning("database unavailable: %s", type(exc).__name__)
+    mark_database_failure(request.app)
     return error_response(
         503, "database_unavailable", "the database is unavailable", headers={"Retry-After": "1"}
     )

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from serving.common import respond
+from serving.db import connection, mark_database_failure
 
 router = APIRouter(tags=["operations"])
 
@@ -22,11 +23,11 @@ class Health(BaseModel):
 @router.get("/health", response_model=Health, responses={503: {"model": Health}})
 async def health(request: Request) -> object:
     """Load balancers route traffic by this answer, so it must reflect the database."""
-    pool = request.app.state.pool
     try:
-        async with pool.connection(timeout=2.0) as conn:
+        async with connection(request) as conn:
             await conn.execute(HEALTH_CHECK_SQL)
     except Exception:
+        mark_database_failure(request.app)
         return respond({"status": "unavailable", "database": "unavailable"}, status_code=503)
     return respond({"status": "ok", "database": "ok"})
 
