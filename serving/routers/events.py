@@ -223,6 +223,14 @@ async def load_visible_event(
     return event
 
 
+def _may_list_drafts(principal: Principal | None, organizer_id: int | None) -> bool:
+    if principal is None:
+        return False
+    return principal.is_privileged or (
+        organizer_id is not None and principal.user_id == organizer_id
+    )
+
+
 @router.get("", response_model=EventPage)
 async def list_events(
     request: Request,
@@ -235,11 +243,8 @@ async def list_events(
     include_past: bool = False,
 ) -> object:
     """Events by start time; by default published and upcoming. Drafts: own or admin only."""
-    if status == "draft":
-        own = principal is not None and organizer_id is not None
-        own = own and principal.user_id == organizer_id  # type: ignore[union-attr]
-        if not (own or (principal is not None and principal.is_privileged)):
-            raise forbidden("drafts are listed for their organiser only (pass organizer_id)")
+    if status == "draft" and not _may_list_drafts(principal, organizer_id):
+        raise forbidden("drafts are listed for their organiser only (pass organizer_id)")
     # Public listings are the same for every caller: micro-cached (see ``serving.cache``).
     cache = response_cache(request) if status != "draft" else None
     key = cache_key(request)
