@@ -66,9 +66,11 @@ else:
 # ## Retention by weekly sign-up cohort
 
 # %%
+# Only complete weeks: the latest week of each cohort is still partial and would read low.
 retention = query(
     "select cohort_week, weeks_since_signup, cohort_size, retention_rate"
-    " from marts.mart_user_retention order by cohort_week, weeks_since_signup"
+    " from marts.mart_user_retention where is_complete"
+    " order by cohort_week, weeks_since_signup"
 )
 if retention.empty:
     print("No cohorts with activity yet: mart_user_retention is empty.")

@@ -43,7 +43,8 @@ def query(sql: str, params: tuple = ()) -> pd.DataFrame:
 # %%
 performance = query(
     "select model_version, impressions, impressed_pairs, clicked_pairs, registered_pairs,"
-    " users_reached, click_through_rate, registration_rate, click_to_register_rate,"
+    " impressed_clicked_pairs, impressed_registered_pairs, users_reached,"
+    " click_through_rate, registration_rate, click_to_register_rate,"
     " mean_clicked_position, first_seen_at, last_seen_at"
     " from marts.mart_recommendation_performance order by first_seen_at, model_version"
 )
@@ -54,16 +55,20 @@ else:
 
 # %%
 if not performance.empty:
-    stages = ["impressed_pairs", "clicked_pairs", "registered_pairs"]
+    stages = {
+        "impressed_pairs": "shown",
+        "impressed_clicked_pairs": "clicked",
+        "impressed_registered_pairs": "registered",
+    }
     positions = np.arange(len(performance))
     width = 0.8 / len(stages)
     fig, (count_ax, rate_ax) = plt.subplots(1, 2, figsize=(12, 4))
-    for offset, stage in enumerate(stages):
+    for offset, (stage, label) in enumerate(stages.items()):
         count_ax.bar(
             positions + offset * width,
             performance[stage].astype(float),
             width,
-            label=stage.replace("_pairs", ""),
+            label=label,
         )
     count_ax.set_xticks(positions + width, performance["model_version"], rotation=30, ha="right")
     count_ax.set_yscale("symlog")

@@ -222,7 +222,7 @@ def test_ml_feature_tables_have_the_contracted_columns(marts: psycopg.Connection
 def test_recommendation_performance_by_model_version(marts: psycopg.Connection) -> None:
     performance = rows(
         marts,
-        "select model_version, impressed_pairs, clicked_pairs, registered_pairs,"
+        "select model_version, impressed_pairs, impressed_clicked_pairs, registered_pairs,"
         " click_through_rate, registration_rate from marts.mart_recommendation_performance"
         " where model_version in (%s, %s) order by model_version",
         ds.MODEL_ALS,
@@ -256,13 +256,15 @@ def test_daily_weekly_monthly_active_users(marts: psycopg.Connection) -> None:
 def test_retention_by_signup_cohort(marts: psycopg.Connection) -> None:
     cohort = rows(
         marts,
-        "select weeks_since_signup, cohort_size, active_users from marts.mart_user_retention"
+        "select weeks_since_signup, cohort_size, active_users, is_complete"
+        " from marts.mart_user_retention"
         " where cohort_week = '2021-05-31' order by weeks_since_signup",
     )
 
     # Week of 31 May: the organizer, Alice, Bob, Carol and the API sign-up; Alice, Bob and
     # Carol were active in their first week, Carol in her second (Pitch) and Alice in her third.
-    assert cohort == [(0, 5, 3), (1, 5, 1), (2, 5, 1)]
+    # Data ends on 15 June: only week 0 of this cohort is complete for all of its users.
+    assert cohort == [(0, 5, 3, True), (1, 5, 1, False), (2, 5, 1, False)]
 
 
 def test_incremental_run_adds_new_rows_without_duplicating(

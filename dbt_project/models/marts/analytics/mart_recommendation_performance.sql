@@ -1,6 +1,7 @@
 -- Per model version: impressions -> clicks -> registrations over distinct (user, event) pairs.
 -- Clicks and registrations come from the serving feedback and from interactions whose source is
--- `recommendation`; a pair counted by both is counted once.
+-- `recommendation`; a pair counted by both is counted once. The rates only count clicks and
+-- registrations of pairs that were shown, so they stay within 0..1.
 with feedback as (
     select
         model_version,
@@ -53,6 +54,8 @@ by_version as (
         count(*) filter (where impressed) as impressed_pairs,
         count(*) filter (where clicked) as clicked_pairs,
         count(*) filter (where registered) as registered_pairs,
+        count(*) filter (where impressed and clicked) as impressed_clicked_pairs,
+        count(*) filter (where impressed and registered) as impressed_registered_pairs,
         count(*) filter (where dismissed) as dismissed_pairs,
         count(*) filter (where liked) as liked_pairs,
         count(*) filter (where disliked) as disliked_pairs,
@@ -84,9 +87,11 @@ select
     by_version.disliked_pairs,
     by_version.users_reached,
     by_version.events_recommended,
-    by_version.clicked_pairs::double precision
+    by_version.impressed_clicked_pairs,
+    by_version.impressed_registered_pairs,
+    by_version.impressed_clicked_pairs::double precision
     / nullif(by_version.impressed_pairs, 0) as click_through_rate,
-    by_version.registered_pairs::double precision
+    by_version.impressed_registered_pairs::double precision
     / nullif(by_version.impressed_pairs, 0) as registration_rate,
     by_version.registered_pairs::double precision
     / nullif(by_version.clicked_pairs, 0) as click_to_register_rate,

@@ -24,7 +24,9 @@ cohort_weeks as (
     select
         cohorts.cohort_week,
         cohorts.cohort_size,
-        weeks_since_signup
+        weeks_since_signup,
+        -- The cohort's last sign-up (cohort_week + 6) has lived week w by day + 7w + 6.
+        cohorts.cohort_week + 7 * weeks_since_signup + 12 <= last_activity.last_date as is_complete
     from cohorts
     cross join last_activity
     cross join generate_series(
@@ -50,7 +52,8 @@ select
     cohort_weeks.weeks_since_signup,
     cohort_weeks.cohort_size,
     coalesce(active.active_users, 0) as active_users,
-    coalesce(active.active_users, 0)::double precision / cohort_weeks.cohort_size as retention_rate
+    coalesce(active.active_users, 0)::double precision / cohort_weeks.cohort_size as retention_rate,
+    cohort_weeks.is_complete
 from cohort_weeks
 left join active
     on cohort_weeks.cohort_week = active.cohort_week
