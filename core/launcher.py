@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
                 [
                     str(BIN / "uvicorn"),
                     "serving.app:app",
+                    "--no-access-log",
                     "--host",
                     "127.0.0.1",
                     "--port",
