@@ -11,10 +11,13 @@ SIZE ?= small
 
 venv: $(VENV)/.installed
 
-# Rebuilt whenever the dependencies or their lock change.
+# Rebuilt whenever the dependencies or their lock change. uv installs the locked set in about
+# 20 s where pip takes minutes; it is itself pinned and installed by pip.
+UV_VERSION := 0.13.9
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	test -x $(BIN)/uv || $(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev]'
 	touch $@
 
 run: venv
