@@ -13,7 +13,9 @@ import pandas as pd
 from core.db import connect
 from pipelines.ingest.assets import (
     RAW_EVENTS,
+    RAW_FEEDBACK,
     RAW_INTERACTIONS,
+    RAW_REGISTRATIONS,
     RAW_USERS,
     interaction_partitions,
     known_ids,
@@ -96,3 +98,52 @@ def interactions_suite_check(context: dg.AssetCheckExecutionContext) -> dg.Asset
         known_ids("users", "user_id").to_list(),
     )
     return to_check_result(suites.run_suite("raw_interactions", frame, expectations))
+
+
+@dg.asset_check(asset=RAW_REGISTRATIONS, blocking=True, name="registrations_suite")
+def registrations_suite_check() -> dg.AssetCheckResult:
+    """Great Expectations suite over ``raw.registrations``: keys, statuses, references."""
+    frame = read_frame(
+        f"SELECT registration_id, user_id, event_id, status FROM raw.registrations "
+        f"LIMIT {MAX_ROWS_CHECKED}"
+    )
+    expectations = suites.registrations_suite(
+        known_ids("events", "event_id").to_list(), known_ids("users", "user_id").to_list()
+    )
+    return to_check_result(suites.run_suite("raw_registrations", frame, expectations))
+
+
+@dg.asset_check(asset=RAW_FEEDBACK, blocking=True, name="feedback_suite")
+def feedback_suite_check() -> dg.AssetCheckResult:
+    """Great Expectations suite over ``raw.recommendation_feedback``."""
+    frame = read_frame(
+        "SELECT feedback_id::text AS feedback_id, model_version, action, occurred_at "
+        f"FROM raw.recommendation_feedback LIMIT {MAX_ROWS_CHECKED}"
+    )
+    outcome = suites.run_suite("raw_feedback", frame, suites.feedback_suite(datetime.now(UTC)))
+    return to_check_result(outcome)
+
+
+# Landed data older than this means the feeds stopped arriving; a warning, not a blocker, since
+# the marts and models are still consistent, only stale.
+INTERACTIONS_MAX_AGE = timedelta(days=2)
+
+
+@dg.asset_check(asset=RAW_INTERACTIONS, name="interactions_fresh")
+def interactions_freshness_check() -> dg.AssetCheckResult:
+    """The newest interaction in ``raw.interactions`` is recent: the clickstream still flows."""
+    with connect() as conn:
+        row = conn.execute("SELECT max(occurred_at) FROM raw.interactions").fetchone()
+    newest = row[0] if row else None
+    age = datetime.now(UTC) - newest if newest is not None else None
+    return dg.AssetCheckResult(
+        passed=age is not None and age <= INTERACTIONS_MAX_AGE,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "newest_interaction": dg.MetadataValue.text(str(newest)),
+            "age_hours": dg.MetadataValue.float(
+                round(age.total_seconds() / 3600, 1) if age is not None else -1.0
+            ),
+            "max_age_hours": dg.MetadataValue.float(INTERACTIONS_MAX_AGE.total_seconds() / 3600),
+        },
+    )

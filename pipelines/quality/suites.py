@@ -10,7 +10,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from core.contracts import EVENT_STATUSES, INTERACTION_SOURCES, INTERACTION_TYPES, USER_ROLES
+from core.contracts import (
+    EVENT_STATUSES,
+    FEEDBACK_ACTIONS,
+    INTERACTION_SOURCES,
+    INTERACTION_TYPES,
+    REGISTRATION_STATUSES,
+    USER_ROLES,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -93,6 +100,32 @@ def interactions_suite(
         Expectation("ExpectColumnValuesToBeBetween", {"column": "occurred_at", "max_value": now}),
         Expectation("ExpectColumnValuesToBeInSet", {"column": "event_id", "value_set": event_ids}),
         Expectation("ExpectColumnValuesToBeInSet", {"column": "user_id", "value_set": user_ids}),
+    ]
+
+
+def registrations_suite(event_ids: list[int], user_ids: list[int]) -> list[Expectation]:
+    """Unique registrations with known statuses, pointing at known users and events."""
+    return [
+        Expectation("ExpectColumnValuesToBeUnique", {"column": "registration_id"}),
+        Expectation("ExpectCompoundColumnsToBeUnique", {"column_list": ["user_id", "event_id"]}),
+        Expectation(
+            "ExpectColumnValuesToBeInSet",
+            {"column": "status", "value_set": REGISTRATION_STATUSES},
+        ),
+        Expectation("ExpectColumnValuesToBeInSet", {"column": "event_id", "value_set": event_ids}),
+        Expectation("ExpectColumnValuesToBeInSet", {"column": "user_id", "value_set": user_ids}),
+    ]
+
+
+def feedback_suite(now: datetime) -> list[Expectation]:
+    """Feedback rows name a model version and an accepted action, never from the future."""
+    return [
+        Expectation("ExpectColumnValuesToBeUnique", {"column": "feedback_id"}),
+        Expectation("ExpectColumnValuesToNotBeNull", {"column": "model_version"}),
+        Expectation(
+            "ExpectColumnValuesToBeInSet", {"column": "action", "value_set": FEEDBACK_ACTIONS}
+        ),
+        Expectation("ExpectColumnValuesToBeBetween", {"column": "occurred_at", "max_value": now}),
     ]
 
 
