@@ -26,6 +26,11 @@ RAW_FEEDBACK = dg.AssetKey(["raw", "recommendation_feedback"])
 APP_CATALOGUE = dg.AssetKey(["app", "catalogue"])
 API_SOURCE = "app.interactions"
 
+# Feeds are expected at least daily; the UI flags them stale after a day, failed after two.
+FEED_FRESHNESS = dg.FreshnessPolicy.time_window(
+    fail_window=timedelta(days=2), warn_window=timedelta(days=1)
+)
+
 interaction_partitions = dg.DailyPartitionsDefinition(
     start_date=get_settings().interactions_start_date.isoformat(), end_offset=1, timezone="UTC"
 )
@@ -121,7 +126,12 @@ def _load_snapshot(context: dg.AssetExecutionContext, dataset: LandingDataset, t
     return _batch_metadata(batch, started, len(files))
 
 
-@dg.asset(key=RAW_USERS, group_name="ingest", kinds={"polars", "postgres"})
+@dg.asset(
+    key=RAW_USERS,
+    group_name="ingest",
+    kinds={"polars", "postgres"},
+    freshness_policy=FEED_FRESHNESS,
+)
 def raw_users(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """Users landed in ``landing/users`` (CSV/JSONL), validated and loaded into ``raw.users``.
 
@@ -130,7 +140,12 @@ def raw_users(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata=_load_snapshot(context, USERS, "users"))
 
 
-@dg.asset(key=RAW_EVENTS, group_name="ingest", kinds={"polars", "postgres"})
+@dg.asset(
+    key=RAW_EVENTS,
+    group_name="ingest",
+    kinds={"polars", "postgres"},
+    freshness_policy=FEED_FRESHNESS,
+)
 def raw_events(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """Event feeds landed in ``landing/events`` (CSV/JSONL), validated into ``raw.events``.
 
@@ -230,6 +245,7 @@ def load_interaction_days(
     kinds={"polars", "postgres"},
     partitions_def=interaction_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
+    freshness_policy=FEED_FRESHNESS,
     deps=[RAW_USERS, RAW_EVENTS],
 )
 def raw_interactions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
