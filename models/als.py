@@ -65,8 +65,14 @@ class ALSRecommender(Recommender):
         self.item_factors_ = items_f
 
     def _score(self, user_pos: np.ndarray, item_pos: np.ndarray | None) -> np.ndarray:
-        items_f = self.item_factors_ if item_pos is None else self.item_factors_[item_pos]
-        return self.user_factors_[user_pos] @ items_f.T
+        items_t = self._columns(
+            "factors_t",
+            item_pos,
+            lambda pos: np.ascontiguousarray(
+                (self.item_factors_ if pos is None else self.item_factors_[pos]).T
+            ),
+        )
+        return self.user_factors_[user_pos] @ items_t
 
     def _item_similarity(self, item_pos: np.ndarray, cand_pos: np.ndarray | None) -> np.ndarray:
         unit = row_normalize(sp.csr_matrix(self.item_factors_)).toarray()

@@ -84,6 +84,8 @@ class Recommender(ABC):
     ) -> Self:
         """Learn from interactions (and, for models that use them, item and user attributes)."""
         interactions = prepare_interactions(interactions)
+        self.__dict__.pop("_column_cache", None)
+        self.__dict__.pop("_encoded_items", None)
         self._fit_common(interactions, items, users)
         self._fit(interactions, items, users)
         return self
@@ -135,14 +137,54 @@ class Recommender(ABC):
         """Raw scores of users × items; 0 where the model knows neither (used for blending)."""
         self._check_fitted()
         users = encode(self.user_ids_, np.asarray(user_ids, dtype=np.int64))
-        items = encode(self.item_ids_, np.asarray(item_ids, dtype=np.int64))
-        out = np.zeros((users.size, items.size), dtype=np.float32)
+        items = self._encode_items_cached(np.asarray(item_ids, dtype=np.int64))
         known_items = np.flatnonzero(items >= 0)
         known_users = np.flatnonzero(users >= 0)
+        all_users, all_items = known_users.size == users.size, known_items.size == items.size
+        if all_items and all_users and users.size:
+            # The common case inside a blend: no scatter copy, cleaned in place.
+            return _finite(np.asarray(self._score(users, items), dtype=np.float32))
+        out = np.zeros((users.size, items.size), dtype=np.float32)
         if known_items.size and known_users.size:
-            scores = self._score(users[known_users], items[known_items])
-            out[np.ix_(known_users, known_items)] = np.nan_to_num(scores, neginf=0.0)
+            scores = _finite(np.asarray(self._score(users[known_users], items[known_items])))
+            if all_users:  # cold items only (new events): a column scatter, not a 2-D one
+                out[:, known_items] = scores
+            elif all_items:
+                out[known_users] = scores
+            else:
+                out[np.ix_(known_users, known_items)] = scores
         return out
+
+    def _encode_items_cached(self, item_ids: np.ndarray) -> np.ndarray:
+        """``encode`` of item ids, remembered for the last id array (a blend asks per block)."""
+        last = self.__dict__.get("_encoded_items")
+        if last is not None and _same_array(last[0], item_ids):
+            return last[1]
+        pos = encode(self.item_ids_, item_ids)
+        self._encoded_items = (item_ids.copy(), pos)
+        return pos
+
+    def _columns(self, name: str, item_pos: np.ndarray | None, build: Any) -> Any:
+        """``build(item_pos)`` remembered per ``name`` for the last ``item_pos`` seen.
+
+        A batch scorer asks for the same candidate columns once per block of users; slicing a
+        learned matrix to those columns (a copy) once per call instead of once per block saved
+        most of the scoring time of the item-item models.
+        """
+        cache = self.__dict__.setdefault("_column_cache", {})
+        hit = cache.get(name)
+        if hit is not None and _same_array(hit[0], item_pos):
+            return hit[1]
+        value = build(item_pos)
+        cache[name] = (None if item_pos is None else item_pos.copy(), value)
+        return value
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle learned state only: the per-call scoring caches are rebuilt on demand."""
+        state = self.__dict__.copy()
+        state.pop("_column_cache", None)
+        state.pop("_encoded_items", None)
+        return state
 
     def recommend(
         self,
@@ -269,6 +311,22 @@ def _ranked_frame(
             names[3]: scores.astype(np.float32),
         },
         schema=schema,
+    )
+
+
+def _finite(scores: np.ndarray) -> np.ndarray:
+    """Non-finite scores set to 0 in place; one cheap reduction proves most blocks clean."""
+    if not np.isfinite(scores.sum(dtype=np.float64)):
+        np.nan_to_num(scores, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    return scores
+
+
+def _same_array(cached: np.ndarray | None, current: np.ndarray | None) -> bool:
+    """Whether two position arrays (or two ``None``) hold the same values."""
+    if cached is None or current is None:
+        return cached is None and current is None
+    return cached is current or (
+        cached.shape == current.shape and bool(np.array_equal(cached, current))
     )
 
 

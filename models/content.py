@@ -11,6 +11,9 @@ from models.features import ItemFeatureSpace, fit_feature_space, user_attribute
 from models.matrix import encode, interaction_matrix, row_normalize
 from models.topk import block_rows
 
+# Largest dense copy (float32 cells) of the candidate items' features kept for scoring: 128 MB.
+_DENSE_ITEM_CELLS = 32 * 1024 * 1024
+
 
 class ContentRecommender(Recommender):
     """Cosine between a user profile and item feature vectors.
@@ -84,9 +87,27 @@ class ContentRecommender(Recommender):
         return row_normalize(sp.csr_matrix(profiles, dtype=np.float32))
 
     def _score(self, user_pos: np.ndarray, item_pos: np.ndarray | None) -> np.ndarray:
+        n_features = self.item_features_.shape[1]
+        n_cols = self.item_ids_.size if item_pos is None else item_pos.size
+        if n_features * n_cols <= _DENSE_ITEM_CELLS:
+            # A small feature space (categories, cities, a modest vocabulary): one BLAS product
+            # of dense profiles by the dense candidate features beats any sparse product and
+            # writes the users × items block in its final layout.
+            dense_t = self._columns(
+                "features_dense_t",
+                item_pos,
+                lambda pos: np.ascontiguousarray(
+                    (self.item_features_ if pos is None else self.item_features_[pos]).T.toarray()
+                ),
+            )
+            return self.user_profiles_[user_pos].toarray() @ dense_t
         # sparse items × dense profiles is far faster than a sparse × sparse product whose
         # result is dense anyway; profiles are densified a bounded chunk at a time.
-        items = self.item_features_ if item_pos is None else self.item_features_[item_pos]
+        items = self._columns(
+            "features",
+            item_pos,
+            lambda pos: self.item_features_ if pos is None else self.item_features_[pos],
+        )
         out = np.empty((user_pos.size, items.shape[0]), dtype=np.float32)
         step = block_rows(max(1, items.shape[1]))
         for start in range(0, user_pos.size, step):

@@ -48,8 +48,12 @@ class EASERecommender(Recommender):
         self.B_ = weights.astype(np.float32)
 
     def _score(self, user_pos: np.ndarray, item_pos: np.ndarray | None) -> np.ndarray:
-        weights = self.B_ if item_pos is None else self.B_[:, item_pos]
+        weights = self._columns("B", item_pos, self._weight_columns)
         return np.asarray(self.X_[user_pos] @ weights, dtype=np.float32)
+
+    def _weight_columns(self, item_pos: np.ndarray | None) -> np.ndarray:
+        """``B`` restricted to the candidate columns, contiguous for the sparse × dense product."""
+        return self.B_ if item_pos is None else np.ascontiguousarray(self.B_[:, item_pos])
 
     def _item_similarity(self, item_pos: np.ndarray, cand_pos: np.ndarray | None) -> np.ndarray:
         # B[j, i] is how much item j predicts item i: the row of an item ranks what follows it.

@@ -18,7 +18,7 @@ from models.als import ALSRecommender
 from models.base import ModelTooLargeError, Recommender
 from models.content import ContentRecommender
 from models.ease import EASERecommender
-from models.geo import haversine_km
+from models.geo import distance_penalty, unit_vectors
 from models.item_knn import ItemKNNRecommender
 from models.matrix import encode, to_utc
 from models.popularity import PopularityRecommender
@@ -91,6 +91,8 @@ class HybridRecommender(Recommender):
         self.expired_ = self._expired(items)
         self.item_lat_, self.item_lng_ = self._coordinates(items, "item_id", "lat", "lng")
         self.user_lat_, self.user_lng_ = self._coordinates(users, "user_id", "home_lat", "home_lng")
+        self.item_xyz_ = unit_vectors(self.item_lat_, self.item_lng_)
+        self.home_xyz_, self.user_home_ = _home_groups(self.user_lat_, self.user_lng_)
 
     def _fit_collaborative(self, interactions: pl.DataFrame) -> Recommender:
         params = dict(self.cf_params or {})
@@ -129,24 +131,56 @@ class HybridRecommender(Recommender):
         return lats, lngs
 
     def _score(self, user_pos: np.ndarray, item_pos: np.ndarray | None) -> np.ndarray:
+        # Every step works in place on one float32 block: the blend is memory-bound, and each
+        # temporary array of the block's size used to cost as much as the arithmetic.
         cols = np.arange(self.item_ids_.size) if item_pos is None else item_pos
-        users, items = self.user_ids_[user_pos], self.item_ids_[cols]
-        scores = self.cf_weight * _per_row_max_scaled(self.cf_.score_matrix(users, items))
+        users = self.user_ids_[user_pos]
+        items = self._columns("ids", item_pos, lambda _: self.item_ids_[cols])
+        scores = _per_row_max_scaled(self.cf_.score_matrix(users, items), self.cf_weight)
         if self.content_ is not None:
-            content = _per_row_max_scaled(self.content_.score_matrix(users, items))
-            scores += self.content_weight * content
-        scores += self.popularity_weight * self.item_popularity_[cols][None, :]
-        if self.distance_weight > 0:
-            km = haversine_km(
-                self.user_lat_[user_pos][:, None],
-                self.user_lng_[user_pos][:, None],
-                self.item_lat_[cols][None, :],
-                self.item_lng_[cols][None, :],
+            content = _per_row_max_scaled(
+                self.content_.score_matrix(users, items), self.content_weight
             )
-            penalty = 1.0 - np.exp(-km / self.distance_scale_km)
-            scores -= self.distance_weight * np.nan_to_num(penalty, nan=0.0).astype(np.float32)
-        scores[:, self.expired_[cols]] = -np.inf
+            scores += content
+            del content
+        popularity = self._columns(
+            "popularity", item_pos, lambda _: self.popularity_weight * self.item_popularity_[cols]
+        )
+        scores += popularity[None, :]
+        if self.distance_weight > 0:
+            self._subtract_distance(scores, user_pos, item_pos, cols)
+        expired = self._columns("expired", item_pos, lambda _: np.flatnonzero(self.expired_[cols]))
+        scores[:, expired] = -np.inf
         return scores
+
+    def _subtract_distance(
+        self,
+        scores: np.ndarray,
+        user_pos: np.ndarray,
+        item_pos: np.ndarray | None,
+        cols: np.ndarray,
+    ) -> None:
+        """Subtract the distance penalty, computed once per distinct home in the block.
+
+        Homes repeat (a city, a neighbourhood), so penalty rows are computed per distinct home
+        and gathered, which is much cheaper than one distance per user × event; users without a
+        home are not penalised.
+        """
+        if "home_xyz_" not in self.__dict__:  # a model pickled before these were learned
+            self.item_xyz_ = unit_vectors(self.item_lat_, self.item_lng_)
+            self.home_xyz_, self.user_home_ = _home_groups(self.user_lat_, self.user_lng_)
+        homes = self.user_home_[user_pos]
+        known = np.flatnonzero(homes >= 0)
+        if known.size == 0:
+            return
+        distinct, inverse = np.unique(homes[known], return_inverse=True)
+        item_xyz = self._columns("xyz", item_pos, lambda _: self.item_xyz_[cols])
+        penalty = distance_penalty(self.home_xyz_[distinct], item_xyz, self.distance_scale_km)
+        penalty *= np.float32(self.distance_weight)
+        if known.size == user_pos.size:
+            scores -= penalty[inverse]
+        else:
+            scores[known] -= penalty[inverse]
 
     def _cold_user_scores(self, item_pos: np.ndarray | None) -> np.ndarray:
         cols = np.arange(self.item_ids_.size) if item_pos is None else item_pos
@@ -171,11 +205,26 @@ class HybridRecommender(Recommender):
         return sims
 
 
-def _per_row_max_scaled(scores: np.ndarray) -> np.ndarray:
-    """Divide each row by its largest positive value so components blend on one scale."""
+def _home_groups(lat: np.ndarray, lng: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct homes on the unit sphere and, per user, the index of theirs (-1: unknown)."""
+    groups = np.full(lat.size, -1, dtype=np.int64)
+    known = np.isfinite(lat) & np.isfinite(lng)
+    if not known.any():
+        return np.empty((0, 3)), groups
+    pairs = np.stack([lat[known], lng[known]], axis=1)
+    distinct, inverse = np.unique(pairs, axis=0, return_inverse=True)
+    groups[known] = inverse.ravel()
+    return unit_vectors(distinct[:, 0], distinct[:, 1]), groups
+
+
+def _per_row_max_scaled(scores: np.ndarray, weight: float = 1.0) -> np.ndarray:
+    """``weight`` × each row divided by its largest positive value, so components blend on one
+    scale. Works in place on float32 input (the blocks are the scorer's own temporaries)."""
+    scores = np.asarray(scores, dtype=np.float32)
     top = scores.max(axis=1, keepdims=True) if scores.shape[1] else np.ones((scores.shape[0], 1))
-    scale = np.where(top > 0, top, 1.0).astype(np.float32)
-    return (scores / scale).astype(np.float32)
+    scale = (np.float32(weight) / np.where(top > 0, top, 1.0)).astype(np.float32)
+    scores *= scale
+    return scores
 
 
 def _component_similarity(model: Recommender, items: np.ndarray, cands: np.ndarray) -> np.ndarray:

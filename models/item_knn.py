@@ -91,8 +91,10 @@ class ItemKNNRecommender(Recommender):
         return sp.csr_matrix((vals_cat, (cols_cat, rows_cat)), shape=(n_items, n_items))
 
     def _score(self, user_pos: np.ndarray, item_pos: np.ndarray | None) -> np.ndarray:
-        sims = self.S_ if item_pos is None else self.S_[:, item_pos]
-        return (self.X_[user_pos] @ sims).toarray().astype(np.float32)
+        sims = self._columns(
+            "S", item_pos, lambda pos: self.S_ if pos is None else sp.csr_matrix(self.S_[:, pos])
+        )
+        return (self.X_[user_pos] @ sims).toarray().astype(np.float32, copy=False)
 
     def _item_similarity(self, item_pos: np.ndarray, cand_pos: np.ndarray | None) -> np.ndarray:
         return self._raw_similarity(item_pos, cand_pos)

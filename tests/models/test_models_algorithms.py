@@ -233,3 +233,28 @@ def test_every_registered_model_fits_and_recommends(name: str) -> None:
 def test_popularity_has_no_item_similarity() -> None:
     with pytest.raises(NotImplementedError):
         PopularityRecommender().fit(BLOCKS).similar_items([10], k=2)
+
+
+def test_distance_penalty_matches_haversine_near_and_far() -> None:
+    from models.geo import distance_penalty, haversine_km, unit_vectors
+
+    rng = np.random.default_rng(0)
+    lat, lng = rng.uniform(-60, 60, 40), rng.uniform(-180, 180, 40)
+    # Half the events a few hundred metres from a home (where float32 dot products cancel).
+    lat2 = np.r_[lat[:20] + rng.normal(0, 0.003, 20), rng.uniform(-60, 60, 20), np.nan]
+    lng2 = np.r_[lng[:20] + rng.normal(0, 0.003, 20), rng.uniform(-180, 180, 20), 0.0]
+    km = haversine_km(lat[:, None], lng[:, None], lat2[None, :], lng2[None, :])
+    expected = np.nan_to_num(1.0 - np.exp(-km / 30.0), nan=0.0)
+    got = distance_penalty(unit_vectors(lat, lng), unit_vectors(lat2, lng2), 30.0)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_candidate_column_caches_follow_refits_and_candidates() -> None:
+    model = ItemKNNRecommender(k_neighbors=5).fit(BLOCKS)
+    first = model.recommend([1, 2], k=2, candidates=[11, 12])
+    assert set(first["item_id"]) <= {11, 12}
+    assert set(model.recommend([1, 2], k=2, candidates=[21, 22])["item_id"]) <= {21, 22}
+    model.fit(BLOCKS.filter(pl.col("item_id") != 12))
+    assert set(model.recommend([1, 2], k=2, candidates=[11, 12])["item_id"]) <= {11}
+    assert "_column_cache" not in model.__getstate__()
