@@ -1,3 +1,5 @@
+{{ config(indexes=[{'columns': ['user_id', 'activity_date'], 'unique': True}]) }}
+
 -- One row per user and UTC day with at least one interaction: the base of DAU/WAU/MAU and
 -- retention.
 select

@@ -1,3 +1,5 @@
+{{ config(indexes=[{'columns': ['user_id', 'event_id'], 'unique': True}]) }}
+
 -- One row per (user, event) pair with any interaction or registration: what the user did, the
 -- strongest interaction weight, and the furthest funnel stage reached. Stages are cumulative (a
 -- registration implies the user saw the event), so funnels built on them never widen:

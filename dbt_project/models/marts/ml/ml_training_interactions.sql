@@ -1,3 +1,5 @@
+{{ config(indexes=[{'columns': ['user_id', 'event_id'], 'unique': True}]) }}
+
 -- The implicit-feedback training set: one row per (user, event) pair with at least one positive
 -- interaction and no dismissal; its weight is the strongest interaction type seen for the pair.
 select
