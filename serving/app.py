@@ -67,10 +67,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.response_cache = ResponseCache(ttl=2.0)
+    app.state.event_fragments = recommendations.EventFragments()
     app.state.login_throttle = LoginThrottle(max_failures=5, window_seconds=300)
     app.state.client_throttle = LoginThrottle(max_failures=100, window_seconds=300)
     install_error_handlers(app)
-    for module in (health, auth, events, registrations, interactions, search, recommendations):
+    # Routes are matched in order, each candidate at a cost: the hottest reads come first.
+    for module in (health, recommendations, events, search, auth, registrations, interactions):
         app.include_router(module.router)
 
     metrics = Metrics(app)
