@@ -1,20 +1,26 @@
 """Load test of the serving API: the clients' scenario, then a saturation run.
 
-Starts uvicorn (``serving.app:app``) against the database of the settings (``DATABASE_URL``),
-then drives it from this separate process over loopback with a small asyncio HTTP/1.1 client
-(keep-alive, one connection per virtual user), so the measurement is not capped by a heavy
-client library.
+By default the benchmark starts a private embedded PostgreSQL in a temporary folder on a free port
+(never the project's server on 54329), migrates it and seeds the medium serving state with
+set-based SQL (``--size``); ``--database env`` targets ``DATABASE_URL`` instead, and
+``--pgdata DIR`` keeps a seeded private server between runs. It then starts uvicorn
+(``serving.app:app``) on that database and drives it from this separate process over loopback
+with a small asyncio HTTP/1.1 client (keep-alive, one connection per virtual user).
 
 1. Scenario (the k6 script of the original platform guide): ``--users`` virtual users, each
    repeatedly listing events (limit 20), searching ``q=tech`` (limit 10) and fetching
    recommendations (limit 5) for a user with that user's bearer token, then pausing 1 s.
-2. Saturation: ``--connections`` connections without pauses, first on a trivial JSON endpoint
-   of the same app, then on recommendations, with the same worker count.
+2. Saturation: ``--connections`` connections without pauses, alternating short rounds on a
+   trivial JSON endpoint of the same app and on recommendations, with the same worker count.
+   With ``--load-tool wrk`` (or ``auto`` when ``wrk`` is on PATH) the saturation rounds are
+   driven by wrk, whose C client is not the bottleneck the way a Python client can be.
 
 Prints count, errors, requests/s, median, p95 and p99 per endpoint and the saturation ratio.
 
-    python benchmarks/bench_api.py --users 200 --duration 60 --saturation-seconds 20
-    python benchmarks/bench_api.py --seed-if-empty --users 20 --duration 5   # smoke run
+    python benchmarks/bench_api.py                              # medium, 200 VUs 60 s, 64 conns
+    python benchmarks/bench_api.py --pgdata /tmp/bench-pg       # keep the seeded server
+    python benchmarks/bench_api.py --size small --users 20 --duration 5 --saturation-seconds 4
+    DATABASE_URL=postgresql://... python benchmarks/bench_api.py --database env --seed-if-empty
 """
 
 from __future__ import annotations
@@ -25,12 +31,16 @@ import contextlib
 import json
 import os
 import random
+import secrets
+import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -215,7 +225,9 @@ def sample_users(count: int) -> list[int]:
         ids = [
             row[0]
             for row in conn.execute(
-                "SELECT user_id FROM serving.user_recommendations WHERE rank = 1 LIMIT %s",
+                # Spread over the whole table, so the database cache sees realistic traffic.
+                "SELECT user_id FROM serving.user_recommendations WHERE rank = 1"
+                " ORDER BY random() LIMIT %s",
                 (count,),
             )
         ]
@@ -304,59 +316,305 @@ def merge(runs: list[dict], window: float) -> dict:
     return stats.summary(window * len(runs)) | {"samples": stats.error_samples[:3]}
 
 
-def seed_if_empty(users: int = 10_000, events: int = 2_000) -> None:
-    """Fill an empty database with synthetic rows, for smoke runs without the pipeline."""
+# Sizes of the synthetic serving state. ``medium`` matches the issue's medium data set for what
+# the API reads: 100k users, 20k events (a third upcoming), their registrations and interactions,
+# 50 precomputed recommendations per user, 20 neighbours per event and popular lists per scope.
+SIZES: dict[str, dict[str, int]] = {
+    "small": {
+        "users": 10_000,
+        "events": 2_000,
+        "registrations_per_user": 3,
+        "interactions": 200_000,
+        "feedback": 20_000,
+    },
+    "medium": {
+        "users": 100_000,
+        "events": 20_000,
+        "registrations_per_user": 4,
+        "interactions": 5_000_000,
+        "feedback": 200_000,
+    },
+}
+CITIES = [
+    "Berlin",
+    "Paris",
+    "Madrid",
+    "Rome",
+    "Lisbon",
+    "Vienna",
+    "Prague",
+    "Warsaw",
+    "Amsterdam",
+    "Brussels",
+    "Munich",
+    "Hamburg",
+    "Milan",
+    "Barcelona",
+    "Lyon",
+    "Zurich",
+    "Copenhagen",
+    "Stockholm",
+    "Oslo",
+    "Dublin",
+]
+CATEGORIES = [
+    "tech",
+    "music",
+    "sports",
+    "arts",
+    "food",
+    "business",
+    "health",
+    "education",
+    "film",
+    "community",
+]
+TITLE_WORDS = [
+    "Tech",
+    "Jazz",
+    "Football",
+    "Data",
+    "Gallery",
+    "Street Food",
+    "Startup",
+    "Yoga",
+    "Python",
+    "Cinema",
+    "Meetup",
+    "Festival",
+    "Summit",
+    "Workshop",
+    "Night",
+    "Conference",
+]
+
+
+def _sql_array(values: list[str]) -> str:
+    """A PostgreSQL text[] literal for fixed, quote-free vocabularies."""
+    return "ARRAY[" + ", ".join(f"'{v}'" for v in values) + "]"
+
+
+def seed_serving_state(url: str, size: str = "medium") -> None:
+    """Fill an empty, migrated database with the serving state of ``size`` in set-based SQL.
+
+    Every table is written by ``INSERT … SELECT generate_series`` inside the server, so the
+    medium set (about 15M rows) loads in minutes rather than hours of per-row round trips. The
+    shapes follow production: a third of the events are upcoming and published, registrations
+    and interactions are skewed towards popular events, a few percent of interactions are
+    dismissals, and some precomputed recommendations have become stale (past or full events)
+    since the batch ran, so the read-time filters have work to do.
+    """
     import psycopg
 
-    from core import migrate
-    from core.settings import get_settings
+    n = SIZES[size]
+    cities, categories, words = _sql_array(CITIES), _sql_array(CATEGORIES), _sql_array(TITLE_WORDS)
+    users, events = n["users"], n["events"]
+    upcoming = events // 3
+    steps: list[tuple[str, str, dict[str, int]]] = [
+        (
+            "users",
+            f"""INSERT INTO app.users (id, email, name, role, home_city, home_lat, home_lng,
+                       interests, created_at, updated_at)
+                SELECT g, 'user' || g || '@example.com', 'User ' || g,
+                       CASE WHEN g % 200 = 0 THEN 'organizer' ELSE 'attendee' END,
+                       ({cities})[1 + g % 20], 40 + (g % 200) / 10.0, (g % 300) / 10.0 - 5,
+                       ARRAY[({categories})[1 + g % 10], ({categories})[1 + (g / 10) % 10]],
+                       now() - (g % 700) * interval '1 day', now() - (g % 30) * interval '1 day'
+                FROM generate_series(1, %(users)s) g""",
+            {"users": users},
+        ),
+        (
+            "events",
+            # Ids divisible by 3 are upcoming (mostly published); the rest are past.
+            f"""INSERT INTO app.events (id, title, description, category, tags, starts_at,
+                       ends_at, venue_name, city, lat, lng, capacity, price, organizer_id,
+                       status, created_at, updated_at)
+                SELECT g, ({words})[1 + g % 16] || ' ' || ({words})[1 + (g / 16) % 16]
+                              || ' #' || g,
+                       'An event about ' || ({categories})[1 + g % 10]
+                              || ' and people who like ' || ({categories})[1 + (g / 7) % 10]
+                              || ', with talks, food and a lot of networking.',
+                       ({categories})[1 + g % 10],
+                       ARRAY[({categories})[1 + (g / 3) % 10], 'tag' || g % 50],
+                       s.starts, s.starts + interval '3 hours', 'Venue ' || g % 500,
+                       ({cities})[1 + (g / 3) % 20], 40 + (g % 200) / 10.0,
+                       (g % 300) / 10.0 - 5, 50 + (g * 37) % 950, (g % 40) * 2.5,
+                       200 * (1 + g % 500),
+                       CASE WHEN g % 3 <> 0 THEN 'completed'
+                            WHEN g % 60 = 0 THEN 'cancelled'
+                            WHEN g % 45 = 0 THEN 'draft' ELSE 'published' END,
+                       now() - interval '120 days', now() - (g % 20) * interval '1 day'
+                FROM generate_series(1, %(events)s) g,
+                     LATERAL (SELECT CASE WHEN g % 3 = 0
+                                          THEN now() + (1 + g % 2160) * interval '1 hour'
+                                          ELSE now() - (1 + g % 8760) * interval '1 hour'
+                                     END AS starts) s""",
+            {"events": events},
+        ),
+        (
+            "registrations",
+            # Skewed towards low ids: a few events draw most of the crowd.
+            """INSERT INTO app.registrations (user_id, event_id, status, created_at, updated_at)
+               SELECT u, e, CASE WHEN (u + k) % 10 = 0 THEN 'cancelled'
+                                 WHEN (u + k) % 25 = 1 THEN 'waitlisted'
+                                 WHEN e % 3 <> 0 THEN 'attended' ELSE 'confirmed' END,
+                      now() - ((u + k) % 90) * interval '1 day', now()
+               FROM generate_series(1, %(users)s) u, generate_series(1, %(per_user)s) k,
+                    LATERAL (SELECT 1 + (floor(%(events)s * power(
+                                 ((u * 7919 + k * 104729) % 100003) / 100003.0, 2)))::bigint
+                             AS e) x
+               ON CONFLICT (user_id, event_id) DO NOTHING""",
+            {"users": users, "events": events, "per_user": n["registrations_per_user"]},
+        ),
+        (
+            "interactions",
+            # Ordered UUIDs keep the primary-key insert an append; 2 % are dismissals.
+            """INSERT INTO app.interactions (id, user_id, event_id, type, occurred_at, source,
+                       context, received_at)
+               SELECT ('00000000-0000-4000-8000-' || lpad(to_hex(g), 12, '0'))::uuid,
+                      1 + (g * 7919) % %(users)s,
+                      1 + (floor(%(events)s * power((g * 104729 % 100003) / 100003.0, 2)))::bigint,
+                      CASE WHEN g % 50 = 0 THEN 'dismiss' WHEN g % 10 < 7 THEN 'view'
+                           WHEN g % 10 < 9 THEN 'click' WHEN g % 20 = 9 THEN 'favorite'
+                           ELSE 'share' END,
+                      now() - (g % 129600) * interval '1 minute',
+                      (ARRAY['web', 'app', 'recommendation'])[1 + g % 3], '{}',
+                      now() - (g % 129600) * interval '1 minute'
+               FROM generate_series(1::bigint, %(interactions)s) g""",
+            {"users": users, "events": events, "interactions": n["interactions"]},
+        ),
+        (
+            "feedback",
+            """INSERT INTO app.recommendation_feedback (id, user_id, event_id, model_version,
+                       action, position, occurred_at)
+               SELECT ('00000000-0000-4000-9000-' || lpad(to_hex(g), 12, '0'))::uuid,
+                      1 + (g * 31) % %(users)s, 3 * (1 + (g * 17) % %(upcoming)s), 'bench-1',
+                      (ARRAY['impression', 'impression', 'impression', 'click', 'dismiss',
+                             'like', 'dislike', 'register'])[1 + g % 8],
+                      g % 10, now() - (g % 1440) * interval '1 minute'
+               FROM generate_series(1, %(feedback)s) g""",
+            {"users": users, "upcoming": upcoming, "feedback": n["feedback"]},
+        ),
+        (
+            "user_recommendations",
+            # Mostly upcoming events; every 10th rank points at an event that has since passed.
+            """INSERT INTO serving.user_recommendations
+               SELECT u, r,
+                      CASE WHEN r % 10 = 0 THEN 1 + 3 * ((u + r) % %(upcoming)s)
+                           ELSE 3 * (1 + (u * 31 + r * 17) % %(upcoming)s) END,
+                      1.0 / r, CASE WHEN r % 3 = 0 THEN NULL ELSE 'because you liked similar'
+                               END, 'bench-1'
+               FROM generate_series(1, %(users)s) u, generate_series(1, 50) r""",
+            {"users": users, "upcoming": upcoming},
+        ),
+        (
+            "similar_events",
+            """INSERT INTO serving.similar_events
+               SELECT e, r, 3 * (1 + (e * 13 + r * 7) % %(upcoming)s), 1.0 / r, 'bench-1'
+               FROM generate_series(1, %(events)s) e, generate_series(1, 20) r""",
+            {"events": events, "upcoming": upcoming},
+        ),
+        (
+            "popular_events",
+            f"""INSERT INTO serving.popular_events
+                SELECT 'global', '', r, 3 * r, 1000 - r, 'bench-1'
+                FROM generate_series(1, 200) r
+                UNION ALL
+                SELECT 'city', c, r, 3 * (1 + (i * 20 + r * 61) % %(upcoming)s), 100 - r,
+                       'bench-1'
+                FROM unnest({cities}) WITH ORDINALITY AS t(c, i), generate_series(1, 100) r
+                UNION ALL
+                SELECT 'category', c, r, 3 * (1 + (i * 10 + r * 53) % %(upcoming)s), 100 - r,
+                       'bench-1'
+                FROM unnest({categories}) WITH ORDINALITY AS t(c, i),
+                     generate_series(1, 100) r""",
+            {"upcoming": upcoming},
+        ),
+    ]
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SET maintenance_work_mem = '512MB'")
+        # The rows are consistent by construction: skipping the per-row foreign-key triggers
+        # (a superuser setting, available on the private server) makes the load ~10x faster.
+        with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SET session_replication_role = replica")
+        for name, statement, params in steps:
+            started = time.monotonic()
+            # Literal percent signs of the modulo operator: psycopg placeholders are %(...)s.
+            cur = conn.execute(statement.replace("% ", "%% "), params)
+            print(f"  {name:<22}{cur.rowcount:>10} rows {time.monotonic() - started:6.1f} s")
+        conn.execute(
+            "INSERT INTO serving.publications (model_version, model_name, users_scored,"
+            " events_scored) VALUES ('bench-1', 'bench', %s, %s)",
+            (users, events),
+        )
+        for table in ("app.users", "app.events", "app.registrations"):
+            conn.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                f" (SELECT max(id) FROM {table}))"
+            )
+        started = time.monotonic()
+        # Production tables are vacuumed: the visibility map makes the capacity counts index-only.
+        conn.execute("VACUUM (ANALYZE)")
+        print(f"  {'vacuum analyze':<22}{'':>10}      {time.monotonic() - started:6.1f} s")
 
-    migrate.apply()
-    with psycopg.connect(get_settings().app_database_url, autocommit=True) as conn:
+
+@contextlib.contextmanager
+def private_database(pgdata: Path | None) -> Iterator[str]:
+    """A private embedded PostgreSQL on a free port; yields the application database URL.
+
+    The server gets its own data folder (a temporary one unless ``pgdata`` is given, which is
+    then kept for the next run) and its own port, so the project's server on the default port
+    and its data are never touched. The environment is pointed at it before the settings are
+    read, and the uvicorn child inherits that environment. The server is stopped on exit.
+    """
+    from core import pgserver
+
+    temporary = pgdata is None
+    root = Path(tempfile.mkdtemp(prefix="bench-api-")) if temporary else pgdata.resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    url = f"postgresql://postgres@{HOST}:{port}/events"
+    os.environ.update(
+        {
+            "DATABASE_URL": url,
+            "EMBEDDED_PG_DIR": str(root / "pg"),
+            "EMBEDDED_PG_PORT": str(port),
+            "DATA_DIR": str(root / "data"),
+            "JWT_SECRET": os.environ.get("BENCH_JWT_SECRET", secrets.token_urlsafe(32)),
+        }
+    )
+    # Throughput, not durability: the same settings as the test server.
+    pgserver.start(root / "pg", port, for_tests=True)
+    try:
+        import psycopg
+
+        with psycopg.connect(f"postgresql://postgres@{HOST}:{port}/postgres", autocommit=True) as c:
+            if not c.execute("SELECT 1 FROM pg_database WHERE datname = 'events'").fetchone():
+                c.execute("CREATE DATABASE events")
+        yield url
+    finally:
+        pgserver.stop(root / "pg")
+        if temporary:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def prepare_database(url: str, size: str, seed: bool) -> None:
+    """Migrate, then seed ``size`` when ``seed`` is set and the database has no events."""
+    from core import migrate
+
+    migrate.apply(url)
+    if not seed:
+        return
+    import psycopg
+
+    with psycopg.connect(url) as conn:
         if conn.execute("SELECT EXISTS (SELECT 1 FROM app.events)").fetchone()[0]:
             print("database has events: not seeding")
             return
-        print(f"seeding {users} users, {events} events and their serving rows")
-        with conn.transaction():
-            conn.execute(
-                """INSERT INTO app.users (id, email, name, home_city, interests)
-                   SELECT g, 'bench' || g || '@example.com', 'User ' || g,
-                          (ARRAY['Berlin', 'Paris', 'Madrid', 'Rome'])[1 + g %% 4],
-                          ARRAY[(ARRAY['tech', 'music', 'sports'])[1 + g %% 3]]
-                   FROM generate_series(1, %s) g""",
-                (users,),
-            )
-            conn.execute(
-                """INSERT INTO app.events (id, title, description, category, tags, starts_at,
-                          ends_at, city, lat, lng, capacity, price, status)
-                   SELECT g, (ARRAY['Tech', 'Jazz', 'Football', 'Data'])[1 + g %% 4]
-                               || ' event ' || g,
-                          'A synthetic event about tech and people',
-                          (ARRAY['tech', 'music', 'sports'])[1 + g %% 3],
-                          ARRAY['tag' || g %% 20], now() + (g %% 90 + 1) * interval '1 day',
-                          now() + (g %% 90 + 1) * interval '1 day' + interval '3 hours',
-                          (ARRAY['Berlin', 'Paris', 'Madrid', 'Rome'])[1 + g %% 4],
-                          40 + g %% 10, 2 + g %% 10, 500, g %% 50, 'published'
-                   FROM generate_series(1, %s) g""",
-                (events,),
-            )
-            conn.execute(
-                """INSERT INTO serving.user_recommendations
-                   SELECT u, r, 1 + (u * 31 + r * 17) %% %s, 1.0 / r, 'because you like it',
-                          'bench-1'
-                   FROM generate_series(1, %s) u, generate_series(1, 50) r""",
-                (events, users),
-            )
-            conn.execute(
-                """INSERT INTO serving.popular_events
-                   SELECT 'global', '', r, r, 100 - r, 'bench-1' FROM generate_series(1, 100) r"""
-            )
-            for table in ("app.users", "app.events"):
-                conn.execute(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
-                    f" (SELECT max(id) FROM {table}))"
-                )
-        conn.execute("ANALYZE")
+    started = time.monotonic()
+    print(f"seeding the {size} serving state")
+    seed_serving_state(url, size)
+    print(f"seeded in {time.monotonic() - started:.0f} s")
 
 
 def print_table(title: str, rows: dict[str, dict]) -> None:
@@ -376,49 +634,152 @@ def print_table(title: str, rows: dict[str, dict]) -> None:
             print(f"    error: {sample}")
 
 
+WRK_SCRIPT = """
+local paths = {%s}
+local tokens = {%s}
+local n = #paths
+request = function()
+  local i = math.random(n)
+  if tokens[i] == "" then return wrk.format("GET", paths[i]) end
+  return wrk.format("GET", paths[i], {["Authorization"] = "Bearer " .. tokens[i]})
+end
+"""
+
+
+def wrk_round(port: int, connections: int, seconds: int, paths: list[tuple[str, str]]) -> dict:
+    """One saturation round driven by wrk (one thread: it is C, and the machine has few cores)."""
+    script = Path(tempfile.mkstemp(prefix="bench-wrk-", suffix=".lua")[1])
+    script.write_text(
+        WRK_SCRIPT % (", ".join(f'"{p}"' for p, _ in paths), ", ".join(f'"{t}"' for _, t in paths))
+    )
+    try:
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t1",
+                f"-c{connections}",
+                f"-d{seconds}s",
+                "--latency",
+                "-s",
+                str(script),
+                f"http://{HOST}:{port}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 30,
+            check=True,
+        ).stdout
+    finally:
+        script.unlink()
+    result: dict = {"errors": 0, "samples": []}
+    units = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    for line in out.splitlines():
+        words = line.split()
+        if line.startswith("Requests/sec:"):
+            result["rps"] = float(words[1])
+        elif "requests in" in line:
+            result["count"] = int(words[0])
+        elif line.strip().startswith(("50%", "90%", "99%")) and len(words) == 2:
+            value = next(
+                float(words[1][: -len(u)]) * f
+                for u, f in sorted(units.items(), key=lambda kv: -len(kv[0]))
+                if words[1].endswith(u)
+            )
+            result[{"50%": "median_ms", "90%": "p90_ms", "99%": "p99_ms"}[words[0]]] = value
+        elif line.strip().startswith("Non-2xx"):
+            result["errors"] += int(words[-1])
+            result["samples"].append(line.strip())
+        elif line.strip().startswith("Socket errors"):
+            counts = [int(w.strip(",")) for w in words if w.strip(",").isdigit()]
+            result["errors"] += sum(counts)
+            result["samples"].append(line.strip())
+    return result
+
+
+def merge_wrk(runs: list[dict], window: float) -> dict:
+    """Totals over wrk rounds; latency percentiles are the medians of the rounds' values."""
+    count = sum(r.get("count", 0) for r in runs)
+    merged = {
+        "count": count,
+        "errors": sum(r["errors"] for r in runs),
+        "rps": count / (window * len(runs)),
+        "samples": [s for r in runs for s in r["samples"]][:3],
+    }
+    for key in ("median_ms", "p99_ms"):
+        merged[key] = statistics.median(r.get(key, 0.0) for r in runs)
+    merged["p95_ms"] = statistics.median(r.get("p90_ms", 0.0) for r in runs)  # wrk prints p90
+    return merged
+
+
 async def run(args: argparse.Namespace) -> dict:
     port = args.port or free_port()
-    users = sample_users(max(args.users, 100))
+    users = sample_users(max(args.users, 1000))
     tokens = tokens_for(users)
     server = start_server(port, args.workers, args.access_log)
+    tool = args.load_tool
+    if tool == "auto":
+        tool = "wrk" if shutil.which("wrk") else "python"
     try:
         await wait_ready(port)
-        # Warm the pool and the plans before measuring.
+        # Warm the pool, the prepared statements and the caches before measuring.
         await saturate(port, 8, 1.0, [("/api/v1/events?limit=20", None)])  # result unused
-        results: dict = {"port": port, "workers": args.workers}
+        rec_paths = [
+            (
+                f"/api/v1/recommendations/events?user_id={u}&limit=5",
+                {"Authorization": f"Bearer {tokens[u]}"},
+            )
+            for u in users
+        ]
+        await saturate(port, 8, 2.0, rec_paths)  # result unused
+        results: dict = {"port": port, "workers": args.workers, "load_tool": tool}
         if args.duration > 0:
             results["scenario"] = await scenario(port, args.users, args.duration, tokens)
             print_table(
-                f"scenario: {args.users} virtual users, {args.duration:.0f} s, pause 1 s",
+                f"scenario: {args.users} virtual users, {args.duration:.0f} s, pause 1 s, "
+                f"{args.workers} worker(s)",
                 results["scenario"],
             )
         if args.saturation_seconds > 0:
-            rec_paths = [
-                (
-                    f"/api/v1/recommendations/events?user_id={u}&limit=5",
-                    {"Authorization": f"Bearer {tokens[u]}"},
-                )
-                for u in users
-            ]
             # Alternating short rounds, so background noise on the machine hits both alike.
-            rounds = max(1, int(args.saturation_seconds))
-            window = args.saturation_seconds / rounds
             trivial_runs, rec_runs = [], []
-            for _ in range(rounds):
-                trivial_runs.append(
-                    await saturate(port, args.connections, window, [("/api/v1/ping", None)])
-                )
-                rec_runs.append(await saturate(port, args.connections, window, rec_paths))
-            trivial, recs = merge(trivial_runs, window), merge(rec_runs, window)
+            if tool == "wrk":
+                window = 5
+                rounds = max(1, round(args.saturation_seconds / window))
+                wrk_recs = [
+                    (f"/api/v1/recommendations/events?user_id={u}&limit=5", tokens[u])
+                    for u in users
+                ]
+                for _ in range(rounds):
+                    trivial_runs.append(
+                        wrk_round(port, args.connections, window, [("/api/v1/ping", "")])
+                    )
+                    rec_runs.append(wrk_round(port, args.connections, window, wrk_recs))
+                trivial, recs = merge_wrk(trivial_runs, window), merge_wrk(rec_runs, window)
+            else:
+                rounds = max(1, int(args.saturation_seconds))
+                window = args.saturation_seconds / rounds
+                for _ in range(rounds):
+                    trivial_runs.append(
+                        await saturate(port, args.connections, window, [("/api/v1/ping", None)])
+                    )
+                    rec_runs.append(await saturate(port, args.connections, window, rec_paths))
+                trivial, recs = merge(trivial_runs, window), merge(rec_runs, window)
+            round_rps = [(t["rps"], r["rps"]) for t, r in zip(trivial_runs, rec_runs, strict=True)]
             results["saturation"] = {"trivial": trivial, "recommendations": recs}
             print_table(
-                f"saturation: {args.connections} connections, no pauses, "
-                f"{args.workers} worker(s), {args.saturation_seconds:.0f} s each",
+                f"saturation ({tool}): {args.connections} connections, no pauses, "
+                f"{args.workers} worker(s), {rounds} x {window:g} s rounds each",
                 results["saturation"],
             )
             ratio = recs["rps"] / trivial["rps"] if trivial.get("rps") else 0.0
+            per_round = [r / t for t, r in round_rps if t]
             results["saturation"]["ratio"] = ratio
-            print(f"recommendations / trivial throughput: {ratio:.0%}")
+            results["saturation"]["round_ratios"] = per_round
+            print(
+                f"recommendations / trivial throughput: {ratio:.0%} overall, "
+                f"median of rounds {statistics.median(per_round):.0%} "
+                f"(min {min(per_round):.0%}, max {max(per_round):.0%})"
+            )
         return results
     finally:
         stop_server(server)
@@ -430,22 +791,47 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=60, help="scenario seconds (0: skip)")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument(
-        "--saturation-seconds", type=float, default=20, help="per endpoint (0: skip)"
+        "--saturation-seconds", type=float, default=30, help="per endpoint (0: skip)"
     )
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers")
     parser.add_argument("--port", type=int, default=0, help="default: a free port")
+    parser.add_argument(
+        "--database",
+        choices=["embedded", "env"],
+        default="embedded",
+        help="embedded: a private server seeded here; env: DATABASE_URL of the settings",
+    )
+    parser.add_argument(
+        "--pgdata", type=Path, help="keep the private server's files here (seeded once)"
+    )
+    parser.add_argument("--size", choices=sorted(SIZES), default="medium")
+    parser.add_argument(
+        "--seed-if-empty", action="store_true", help="with --database env: seed an empty database"
+    )
+    parser.add_argument(
+        "--load-tool",
+        choices=["auto", "python", "wrk"],
+        default="auto",
+        help="client of the saturation rounds (auto: wrk when installed)",
+    )
     parser.add_argument(
         "--access-log",
         action=argparse.BooleanOptionalAction,
         default=True,
         help="keep the API's JSON access log on (written to /dev/null)",
     )
-    parser.add_argument("--seed-if-empty", action="store_true", help="synthetic rows if empty")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args(argv)
-    if args.seed_if_empty:
-        seed_if_empty()
-    results = asyncio.run(run(args))
+    with contextlib.ExitStack() as stack:
+        if args.database == "embedded":
+            url = stack.enter_context(private_database(args.pgdata))
+            prepare_database(url, args.size, seed=True)
+        else:
+            from core.settings import get_settings
+
+            url = get_settings().app_database_url
+            prepare_database(url, args.size, seed=args.seed_if_empty)
+        results = asyncio.run(run(args))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     errors = sum(s.get("errors", 0) for s in results.get("scenario", {}).values())
