@@ -109,7 +109,7 @@ EVENTS = LandingDataset(
 INTERACTIONS = LandingDataset(
     name="interactions",
     folder="interactions",
-    formats=("jsonl",),
+    formats=("jsonl", "parquet"),
     key="interaction_id",
     columns=(
         Column("interaction_id", "str"),

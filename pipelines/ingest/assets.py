@@ -6,6 +6,7 @@ reason), drops duplicates, and writes in one transaction: a failed run leaves no
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
@@ -189,26 +190,41 @@ def load_interaction_days(
     """Validate the days' landed interaction files in one pass, then swap each day's partition.
 
     All days of the batch are replaced in one transaction: a failure leaves every day as it was.
+    A day's folder may hold JSON Lines and Parquet files; both are validated by the same rules.
+    The files' content hashes (for the ledger) are computed on a thread while the rows are read
+    and validated, since hashing releases the GIL and would otherwise add a pass over the bytes.
     """
     root = get_settings().landing_dir
-    files = [path for day in days for path in landing.interaction_files(root, day)]
-    frame, unknown = read_landed_files(files, INTERACTIONS)
-    folder_day = (
-        pl.col("_source_file").str.extract(r"date=(\d{4}-\d{2}-\d{2})").str.to_date("%Y-%m-%d")
-    )
-    batch = validate(
-        frame.with_columns(folder_day.alias("_folder_day")),
-        INTERACTIONS,
-        now=datetime.now(UTC),
-        known_ids=known,
-        unknown_columns=unknown,
-        extra_rules=[
-            (
-                pl.col("__timestamp").dt.date() != pl.col("_folder_day"),
-                "timestamp is outside the partition day",
-            )
-        ],
-    )
+    files = [
+        path
+        for day in days
+        for path in sorted(
+            [
+                *landing.interaction_files(root, day),
+                *(root / INTERACTIONS.folder / f"date={day.isoformat()}").glob("*.parquet"),
+            ]
+        )
+    ]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        digests = pool.map(loading.file_sha256, files)
+        frame, unknown = read_landed_files(files, INTERACTIONS)
+        # Each file's folder names its day: look it up per file rather than parse it per row.
+        folder_days = {str(p): date.fromisoformat(p.parent.name[len("date=") :]) for p in files}
+        folder_day = pl.col("_source_file").replace_strict(folder_days, return_dtype=pl.Date)
+        batch = validate(
+            frame.with_columns(folder_day.alias("_folder_day")),
+            INTERACTIONS,
+            now=datetime.now(UTC),
+            known_ids=known,
+            unknown_columns=unknown,
+            extra_rules=[
+                (
+                    pl.col("__timestamp").dt.date() != pl.col("_folder_day"),
+                    "timestamp is outside the partition day",
+                )
+            ],
+        )
+        hashes = dict(zip([str(p) for p in files], digests, strict=True))
     rows = batch.good.select(
         "interaction_id",
         "user_id",
@@ -219,15 +235,33 @@ def load_interaction_days(
         "context",
         "model_version",
         "_source_file",
-    ).with_columns(pl.col("occurred_at").dt.date().alias("_day"))
-    by_day = rows.partition_by("_day", as_dict=True, include_key=False)
+    )
+    # Rows outside their folder's day are rejected, so a one-day batch needs no split.
+    by_day = (
+        rows.with_columns(pl.col("occurred_at").dt.date().alias("_day")).partition_by(
+            "_day", as_dict=True, include_key=False
+        )
+        if len(days) > 1
+        else {(days[0],): rows}
+    )
     rejected = batch.rejected.with_columns(
         pl.col("_source_file")
         .str.extract(r"date=(\d{4}-\d{2}-\d{2})")
         .fill_null("")
         .alias("partition_key")
     )
-    empty = rows.drop("_day").clear()
+    ledger = _per_file_counts(batch, frame).select(
+        pl.col("_source_file").alias("path"),
+        pl.col("_source_file").replace_strict(hashes, return_dtype=pl.String).alias("sha256"),
+        pl.col("_source_file")
+        .replace_strict({str(p): p.stat().st_size for p in files}, return_dtype=pl.Int64)
+        .alias("size_bytes"),
+        "rows_read",
+        "rows_loaded",
+        "rows_quarantined",
+        "rows_duplicate",
+    )
+    empty = rows.clear()
     with connect() as conn:
         for day in days:
             loading.swap_interactions_partition(
@@ -235,7 +269,7 @@ def load_interaction_days(
             )
         keys = [day.isoformat() for day in days]
         loading.replace_quarantine(conn, INTERACTIONS.name, keys, rejected, run_id)
-        loading.record_landed_files(conn, INTERACTIONS.name, _ledger(batch, frame), run_id)
+        loading.record_landed_files(conn, INTERACTIONS.name, ledger, run_id)
     return batch
 
 

@@ -1,14 +1,20 @@
 """Reading and validating landed files: pure functions from file bytes to typed, checked frames.
 
 Every row read ends in exactly one place: the typed ``good`` frame, the ``rejected`` frame (with the
-reason of its first failing rule) or the duplicate count. Files are read as text, field by field,
-so that one malformed line (truncated, invalid JSON, invalid UTF-8, wrong type) costs that line
-only, never the whole file.
+reason of its first failing rule) or the duplicate count. One malformed line (truncated, invalid
+JSON, invalid UTF-8, wrong type) costs that line only, never the whole file.
+
+JSON Lines are read in two ways that give the same rows. The field-by-field reading (one JSON path
+per field and line) defines the behaviour but re-parses every line once per field. Blocks of lines
+that a typed one-pass decoder reads unambiguously take a fast path instead; a block the decoder
+rejects is halved until the lines at fault are found, and only those (and rows whose decoded
+value could differ from the field-by-field text) are read field by field.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import io
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -44,6 +50,16 @@ class ParsedBatch:
     unknown_columns: tuple[str, ...]
 
 
+_LINES_OPTIONS = {
+    "has_header": False,
+    "separator": "\x1f",
+    "quote_char": None,
+    "new_columns": [RAW],
+    "encoding": "utf8-lossy",
+    "infer_schema": False,
+}
+
+
 def read_lines(paths: Sequence[Path]) -> pl.DataFrame:
     """Read JSON Lines files as one text column per line, with 1-based line numbers per file.
 
@@ -52,18 +68,20 @@ def read_lines(paths: Sequence[Path]) -> pl.DataFrame:
     """
     if not paths:
         return pl.DataFrame(schema={RAW: pl.String, LINE: pl.Int64, SOURCE_FILE: pl.String})
-    frame = pl.scan_csv(
-        [str(p) for p in paths],
-        has_header=False,
-        separator="\x1f",
-        quote_char=None,
-        new_columns=[RAW],
-        encoding="utf8-lossy",
-        infer_schema=False,
-        include_file_paths=SOURCE_FILE,
-    )
+    frame = pl.scan_csv([str(p) for p in paths], include_file_paths=SOURCE_FILE, **_LINES_OPTIONS)
     line = pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over(SOURCE_FILE)
     return frame.with_columns(line.alias(LINE)).collect()
+
+
+def _block_lines(block: bytes, first_line: int, source: str) -> pl.DataFrame:
+    """The lines of a block of a file as ``read_lines`` reads them, numbered from ``first_line``."""
+    if not block:
+        return pl.DataFrame(schema={RAW: pl.String, SOURCE_FILE: pl.String, LINE: pl.Int64})
+    lines = pl.read_csv(io.BytesIO(block), **_LINES_OPTIONS)
+    return lines.with_columns(
+        pl.lit(source).alias(SOURCE_FILE),
+        pl.int_range(first_line, first_line + pl.len(), dtype=pl.Int64).alias(LINE),
+    )
 
 
 def extract_json_fields(lines: pl.DataFrame, dataset: LandingDataset) -> pl.DataFrame:
@@ -88,12 +106,216 @@ def read_csv_rows(path: Path) -> tuple[pl.DataFrame, tuple[str, ...]]:
     return frame, header
 
 
+# Types the one-pass decoder reads exactly as the field-by-field path does (see ``_fast_schema``).
+_FAST_TYPES = {"str", "int", "datetime", "json"}
+# Bytes decoded per block: large enough for the decoder's threads, small enough to bound memory.
+_BLOCK_BYTES = 16 << 20
+# A failing block is halved down to this size, then its lines are read field by field.
+_LEAF_BYTES = 64 << 10
+_REPLACEMENT_BYTES = _INVALID_UTF8.encode()
+
+
+def _fast_schema(dataset: LandingDataset) -> dict[str, pl.DataType] | None:
+    """The decoder's schema, or None when a column type has no exact one-pass equivalent.
+
+    Integers are decoded strictly (a string, float, boolean or object fails the block, which then
+    goes field by field). Text fields are decoded as text; the decoder also turns numbers, booleans
+    and objects into text, which ``_needs_field_path`` catches.
+    """
+    if any(c.type not in _FAST_TYPES for c in dataset.columns):
+        return None
+    return {c.name: pl.Int64 if c.type == "int" else pl.String for c in dataset.columns}
+
+
+def _line_count(block: bytes) -> int:
+    """Lines as ``read_lines`` counts them (a last line may lack its newline)."""
+    return block.count(b"\n") + (1 if block and not block.endswith(b"\n") else 0)
+
+
+def _blocks(data: bytes) -> Iterator[tuple[bytes, int, int]]:
+    """A file's bytes in blocks of whole lines, each with its first line number and line count."""
+    first_line, start = 1, 0
+    while start < len(data):
+        limit = start + _BLOCK_BYTES
+        if limit >= len(data):
+            end = len(data)
+        else:
+            end = data.rfind(b"\n", start, limit) + 1
+            if end <= start:  # one line longer than a block: the block ends with it
+                end = data.find(b"\n", limit) + 1 or len(data)
+        block = data[start:end]
+        lines = _line_count(block)
+        yield block, first_line, lines
+        first_line += lines
+        start = end
+
+
+def _sample_rows(paths: Sequence[Path], dataset: LandingDataset, rows: int = 1000) -> pl.DataFrame:
+    """The first lines of the files, read field by field: what schema drift is looked for in."""
+    frames = []
+    for path in paths:
+        with path.open("rb") as handle:
+            head = handle.read(1 << 20)
+        if len(head) == 1 << 20:
+            head = head[: head.rfind(b"\n") + 1]
+        frames.append(extract_json_fields(_block_lines(head, 1, str(path)), dataset))
+        if sum(f.filter(~pl.col("_invalid")).height for f in frames) >= rows:
+            break
+    return pl.concat(frames)
+
+
+def _field_path_rows(lines: pl.DataFrame, dataset: LandingDataset) -> pl.DataFrame:
+    """Lines read field by field (the reference behaviour), in the layout of ``_decode_block``."""
+    frame = extract_json_fields(lines, dataset)
+    typed = [
+        pl.lit(None, dtype=pl.Int64).alias(f"__{c.name}")
+        for c in dataset.columns
+        if c.type == "int"
+    ]
+    return frame.with_columns(typed).select(_row_layout(dataset))
+
+
+def _row_layout(dataset: LandingDataset) -> list[str]:
+    ints = [f"__{c.name}" for c in dataset.columns if c.type == "int"]
+    return [RAW, SOURCE_FILE, LINE, "_invalid", *dataset.names, *ints]
+
+
+_NON_STRING_TEXT = r"(?s)^(?:-?[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?|true|false|[\[{].*)$"
+
+
+def _needs_field_path(dataset: LandingDataset) -> pl.Expr:
+    """Decoded rows whose text could differ from the field-by-field reading of their line.
+
+    A text field decoded from a JSON number, boolean, object or array reads differently (``1.0``
+    becomes ``1``, objects lose their original spacing), so any text value that looks like one
+    of those is read again field by field; so is a line with an escaped surrogate, where the
+    decoders differ
+    (``_surrogate_escapes`` tells whether a block may have any).
+    """
+    suspicious = pl.lit(False)
+    for column in dataset.columns:
+        if column.type in ("str", "datetime"):
+            # One anchored pattern: a number, a boolean, or an object or array.
+            looks_other = pl.col(column.name).str.contains(_NON_STRING_TEXT)
+            suspicious = suspicious | looks_other.fill_null(False)
+    return suspicious
+
+
+def _surrogate_escapes(block: bytes) -> bool:
+    """Whether a block may hold a ``\\uD800``-``\\uDFFF`` escape: the decoder reads a lone
+    surrogate as a character where the JSON path rejects the line. (Other escapes and control
+    characters are read, or rejected, alike by both.)"""
+    return b"\\" in block and (b"\\ud" in block or b"\\uD" in block)
+
+
+def _decode_block(
+    block: bytes, first_line: int, lines: int, source: str, dataset: LandingDataset, schema: dict
+) -> list[pl.DataFrame]:
+    """Rows of a block of ``lines`` whole lines: decoded in one pass when possible, else halved.
+
+    Decoded rows carry no ``_record`` (the line's text): ``validate`` reads it back for the few
+    rows it rejects, which spares splitting every line of a clean block.
+    """
+    fast: pl.DataFrame | None = None
+    if block.isascii() or _REPLACEMENT_BYTES not in block:
+        try:
+            fast = pl.read_ndjson(io.BytesIO(block), schema=schema)
+        except Exception:  # any decoding error: the block is halved, down to the slow path
+            fast = None
+    if fast is None or fast.height != lines:
+        half = len(block) // 2
+        middle = block.rfind(b"\n", 0, half) + 1 or block.find(b"\n", half) + 1
+        if len(block) <= _LEAF_BYTES or middle in (0, len(block)):
+            return [_field_path_rows(_block_lines(block, first_line, source), dataset)]
+        head, tail = block[:middle], block[middle:]
+        head_lines = _line_count(head)
+        return [
+            *_decode_block(head, first_line, head_lines, source, dataset, schema),
+            *_decode_block(
+                tail, first_line + head_lines, lines - head_lines, source, dataset, schema
+            ),
+        ]
+    ints = [c.name for c in dataset.columns if c.type == "int"]
+    rows = fast.with_columns(
+        *[pl.col(name).alias(f"__{name}") for name in ints],
+        *[pl.lit(None, dtype=pl.String).alias(name) for name in ints],
+        pl.lit(None, dtype=pl.String).alias(RAW),
+        pl.lit(source).alias(SOURCE_FILE),
+        pl.int_range(first_line, first_line + pl.len(), dtype=pl.Int64).alias(LINE),
+        pl.lit(False).alias("_invalid"),
+    )
+    flagged = rows.select(_needs_field_path(dataset).alias("_slow"))["_slow"]
+    if _surrogate_escapes(block):
+        text = _block_lines(block, first_line, source)[RAW]
+        flagged = flagged | text.str.contains(r"\\u[dD][89a-fA-F]").fill_null(False)
+    if not flagged.any():
+        return [rows.select(_row_layout(dataset))]
+    exact = _field_path_rows(_block_lines(block, first_line, source).filter(flagged), dataset)
+    kept = rows.filter(~flagged).select(_row_layout(dataset))
+    return [pl.concat([kept, exact]).sort(LINE)]
+
+
 def read_landed_files(
     paths: Sequence[Path], dataset: LandingDataset
 ) -> tuple[pl.DataFrame, tuple[str, ...]]:
-    """Read landed JSON Lines files of ``dataset`` at once; returns rows and unknown columns."""
-    frame = extract_json_fields(read_lines(paths), dataset)
-    return frame, unknown_json_keys(frame, dataset)
+    """Read landed JSON Lines files of ``dataset`` at once; returns rows and unknown columns.
+
+    Integer fields decoded in one pass arrive typed in ``__<name>`` with a null text column;
+    ``validate`` takes them as they are.
+    """
+    schema = _fast_schema(dataset)
+    if schema is None or not paths:
+        frame = extract_json_fields(read_lines(paths), dataset)
+        return frame, unknown_json_keys(frame, dataset)
+    parts: list[pl.DataFrame] = []
+    unknown: set[str] = set()
+    for path in paths:
+        if path.suffix == ".parquet":
+            part, extra = read_parquet_rows(path, dataset)
+            parts.append(part)
+            unknown.update(extra)
+            continue
+        for block, first_line, lines in _blocks(path.read_bytes()):
+            parts.extend(_decode_block(block, first_line, lines, str(path), dataset, schema))
+    frame = pl.concat(parts) if parts else _field_path_rows(read_lines([]), dataset)
+    lines_files = [p for p in paths if p.suffix != ".parquet"]
+    if lines_files:
+        unknown.update(unknown_json_keys(_sample_rows(lines_files, dataset), dataset))
+    return frame, tuple(sorted(unknown))
+
+
+def read_parquet_rows(path: Path, dataset: LandingDataset) -> tuple[pl.DataFrame, tuple[str, ...]]:
+    """A landed Parquet file in the layout of the JSON Lines reader; its line is the row number.
+
+    Integer columns stay typed; every other column becomes the text the JSON path of the same
+    value would give (strings as they are, anything else through its JSON form), so that the
+    same rules, reasons and echoes apply whichever format a row landed in. A row's ``_record``,
+    its JSON form, is produced only if the row is rejected.
+    """
+    table = pl.read_parquet(path)
+    unknown = tuple(c for c in table.columns if c not in dataset.names)
+    columns: list[pl.Expr] = []
+    for column in dataset.columns:
+        dtype = table.schema.get(column.name)
+        pretyped = column.type == "int" and dtype is not None and dtype.is_integer()
+        if column.type == "int":
+            typed = pl.col(column.name).cast(pl.Int64) if pretyped else pl.lit(None, pl.Int64)
+            columns.append(typed.alias(f"__{column.name}"))
+        if dtype is None or pretyped:
+            text = pl.lit(None, dtype=pl.String)
+        elif dtype == pl.String:
+            text = pl.col(column.name)
+        else:
+            wrapped = pl.struct(pl.col(column.name)).struct.json_encode()
+            text = wrapped.str.json_path_match(f"$.{column.name}")
+        columns.append(text.alias(column.name))
+    frame = table.select(columns).with_columns(
+        pl.lit(None, dtype=pl.String).alias(RAW),
+        pl.lit(str(path)).alias(SOURCE_FILE),
+        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(LINE),
+        pl.lit(False).alias("_invalid"),
+    )
+    return frame.select(_row_layout(dataset)), unknown
 
 
 def read_landed_file(path: Path, dataset: LandingDataset) -> tuple[pl.DataFrame, tuple[str, ...]]:
@@ -152,6 +374,15 @@ def _typed(column_type: str, name: str) -> pl.Expr:
             .otherwise(listed.list.eval(pl.element().str.strip_chars()))
         )
     return pl.col(name)
+
+
+def _typed_column(frame: pl.DataFrame, column_type: str, name: str, pretyped: bool) -> pl.Expr:
+    """The typed value of a column; rows decoded already typed keep their value as it is."""
+    if not pretyped:
+        return _typed(column_type, name).alias(f"__{name}")
+    if frame[name].null_count() == frame.height:
+        return pl.col(f"__{name}")
+    return pl.coalesce(pl.col(f"__{name}"), _typed(column_type, name)).alias(f"__{name}")
 
 
 def _type_errors(dataset: LandingDataset) -> list[tuple[pl.Expr, pl.Expr]]:
@@ -231,8 +462,9 @@ def validate(
     columns, which are named ``__<column>``.
     """
     rows_read = frame.height
+    pretyped = {c.name for c in dataset.columns if f"__{c.name}" in frame.columns}
     typed = frame.with_columns(
-        *[_typed(c.type, c.name).alias(f"__{c.name}") for c in dataset.columns]
+        *[_typed_column(frame, c.type, c.name, c.name in pretyped) for c in dataset.columns]
     )
     rules: list[tuple[pl.Expr, pl.Expr]] = [
         (pl.col(RAW).str.contains(_INVALID_UTF8, literal=True), pl.lit("invalid UTF-8")),
@@ -241,6 +473,8 @@ def validate(
     for column in dataset.columns:
         if column.required:
             missing = pl.col(column.name).is_null() | (pl.col(column.name).str.strip_chars() == "")
+            if column.name in pretyped:
+                missing = missing & pl.col(f"__{column.name}").is_null()
             rules.append((missing, pl.lit(f"missing required field {column.name}")))
     rules.extend(_type_errors(dataset))
     rules.extend((bad, pl.lit(reason)) for bad, reason in _domain_rules(dataset, now))
@@ -249,19 +483,48 @@ def validate(
         unknown = ~pl.col(f"__{column}").is_in(ids.implode())
         rules.append((unknown, pl.format(f"unknown {column} {{}}", pl.col(f"__{column}"))))
 
+    # Most rows pass: flag the failing ones first, and name a reason only for those.
+    failing = pl.any_horizontal([bad.fill_null(False) for bad, _ in rules])
+    checked = typed.with_columns(failing.alias("_failing"))
     reason = pl.lit(None, dtype=pl.String)
     for bad, text in reversed(rules):
         reason = pl.when(bad.fill_null(False)).then(text).otherwise(reason)
-    checked = typed.with_columns(reason.alias(REASON))
-
-    rejected = checked.filter(pl.col(REASON).is_not_null()).select(SOURCE_FILE, LINE, REASON, RAW)
-    good = checked.filter(pl.col(REASON).is_null())
+    failures = checked.filter(pl.col("_failing"))
+    rejected = failures.with_columns(reason.alias(REASON)).select(SOURCE_FILE, LINE, REASON, RAW)
+    good = checked.filter(~pl.col("_failing")) if failures.height else checked
     key = f"__{dataset.key}"
     if order_by is not None:
         good = good.sort(f"__{order_by}", descending=True, nulls_last=True, maintain_order=True)
-    deduplicated = good.unique(subset=[key], keep="first", maintain_order=True)
+    # Counting distinct keys is cheaper than de-duplicating; most batches have no duplicate.
+    if order_by is None and good[key].n_unique() == good.height:
+        deduplicated = good
+    else:
+        deduplicated = good.unique(subset=[key], keep="first", maintain_order=True)
     duplicates = good.height - deduplicated.height
     result = deduplicated.select(
         SOURCE_FILE, LINE, *[pl.col(f"__{c.name}").alias(c.name) for c in dataset.columns]
     )
-    return ParsedBatch(result, rejected, duplicates, rows_read, unknown_columns)
+    return ParsedBatch(result, _with_records(rejected), duplicates, rows_read, unknown_columns)
+
+
+def _with_records(rejected: pl.DataFrame) -> pl.DataFrame:
+    """Fill the text of rejected lines that were decoded without it, from their files."""
+    missing = rejected.filter(pl.col(RAW).is_null() & pl.col(SOURCE_FILE).is_not_null())
+    if missing.is_empty():
+        return rejected
+    files = [Path(f) for f in missing[SOURCE_FILE].unique(maintain_order=True).to_list()]
+    texts = [read_lines([f for f in files if f.suffix != ".parquet"])]
+    for path in (f for f in files if f.suffix == ".parquet"):
+        texts.append(
+            pl.read_parquet(path).select(
+                pl.struct(pl.all()).struct.json_encode().alias(RAW),
+                pl.lit(str(path)).alias(SOURCE_FILE),
+                pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(LINE),
+            )
+        )
+    lines = pl.concat([t.select(RAW, SOURCE_FILE, LINE) for t in texts]).rename({RAW: "_text"})
+    return (
+        rejected.join(lines, on=[SOURCE_FILE, LINE], how="left", maintain_order="left")
+        .with_columns(pl.coalesce(RAW, "_text").alias(RAW))
+        .select(rejected.columns)
+    )
