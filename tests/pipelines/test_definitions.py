@@ -1,0 +1,73 @@
+"""The Dagster code location as a data engineer meets it in the UI."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+
+@pytest.fixture(scope="module")
+def defs() -> dg.Definitions:
+    from pipelines.transform.project import prepare_manifest
+
+    prepare_manifest()
+    from pipelines.definitions import defs
+
+    return defs
+
+
+def test_every_domain_registers_itself(defs: dg.Definitions) -> None:
+    groups = {
+        spec.group_name
+        for assets in defs.resolve_asset_graph().assets_defs
+        for spec in assets.specs
+        if assets.is_executable
+    }
+    assert {"ingest", "transform", "ml", "serving"} <= groups
+
+
+def test_every_python_asset_explains_itself(defs: dg.Definitions) -> None:
+    graph = defs.resolve_asset_graph()
+    undocumented = [
+        key.to_user_string()
+        for key in graph.get_all_asset_keys()
+        if graph.get(key).is_materializable
+        and key.path[0] in ("raw", "app", "ml", "serving")
+        and not graph.get(key).description
+    ]
+    assert undocumented == []
+
+
+def test_lineage_runs_from_landing_to_serving(defs: dg.Definitions) -> None:
+    graph = defs.resolve_asset_graph()
+    upstream = graph.get(dg.AssetKey(["serving", "recommendations"])).parent_keys
+    assert dg.AssetKey(["ml", "recommender"]) in upstream
+    trainer = graph.get(dg.AssetKey(["ml", "recommender"])).parent_keys
+    assert dg.AssetKey(["marts", "ml_training_interactions"]) in trainer
+    fact = graph.get(dg.AssetKey(["marts", "fct_interactions"]))
+    assert fact.partitions_def is not None
+
+
+def test_schedules_start_stopped_and_the_landing_sensor_runs(defs: dg.Definitions) -> None:
+    schedules = {s.name: s for s in defs.schedules or []}
+    assert set(schedules) >= {"daily_pipeline_schedule", "training_job_schedule"}
+    assert all(s.default_status == dg.DefaultScheduleStatus.STOPPED for s in schedules.values())
+    sensors = {s.name: s for s in defs.sensors or []}
+    assert sensors["landing_zone_sensor"].default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_quality_checks_guarding_the_marts_are_blocking(defs: dg.Definitions) -> None:
+    checks = {
+        spec.key.name: spec
+        for assets in defs.resolve_asset_graph().assets_defs
+        for spec in assets.check_specs
+        if spec.key.name.endswith("_suite")
+    }
+    assert set(checks) == {
+        "users_suite",
+        "events_suite",
+        "interactions_suite",
+        "registrations_suite",
+        "feedback_suite",
+    }
+    assert all(spec.blocking for spec in checks.values())
