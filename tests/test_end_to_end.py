@@ -163,3 +163,28 @@ async def test_unknown_user_gets_popular_fallback(
     ids = [r["id"] for r in response.json()["recommendations"]]
     assert ids
     assert set(ids) <= set(popular)
+
+
+def test_published_recommendations_explain_themselves(
+    pipeline_runs: list[dict[str, int]], database_url: str
+) -> None:
+    with psycopg.connect(database_url) as conn:
+        reasons = dict(
+            conn.execute(
+                "SELECT split_part(reason, ' ', 1) || ' ' || split_part(reason, ' ', 2), count(*) "
+                "FROM serving.user_recommendations GROUP BY 1"
+            ).fetchall()
+        )
+        wrong_category = conn.execute(
+            """SELECT count(*) FROM serving.user_recommendations AS r
+               JOIN app.events AS e ON e.id = r.event_id
+               WHERE r.reason LIKE 'Because you attended %'
+                 AND NOT EXISTS (
+                     SELECT 1 FROM raw.interactions AS i JOIN app.events AS p ON p.id = i.event_id
+                     WHERE i.user_id = r.user_id AND i.type = 'attend'
+                       AND p.category = e.category
+                       AND r.reason = 'Because you attended ' || p.title)"""
+        ).fetchone()[0]
+    assert None not in reasons
+    assert reasons.get("Because you", 0) > 0
+    assert wrong_category == 0

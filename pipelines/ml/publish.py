@@ -15,16 +15,32 @@ from pipelines.ingest.loading import copy_into
 
 SERVING_TABLES = ("user_recommendations", "similar_events", "popular_events")
 
-# Reasons are worded at publish time from facts about the user and the event, set-based in SQL.
-_REASONS = """
-UPDATE serving.user_recommendations_next AS r
-SET reason = CASE
-    WHEN e.category = ANY (u.interests) THEN 'Matches your interest in ' || e.category
-    WHEN e.city = u.home_city THEN 'Popular near you in ' || e.city
-    ELSE 'Recommended for you'
-END
-FROM app.events AS e, app.users AS u
-WHERE e.id = r.event_id AND u.id = r.user_id
+# Reasons are worded at publish time from facts about the user and the event, set-based in SQL:
+# the latest event of the same category the user attended (or registered for), else a declared
+# interest, else their home city.
+_INSERT_WITH_REASONS = """
+WITH engaged AS (
+    SELECT DISTINCT ON (i.user_id, e.category) i.user_id, e.category, e.title, i.type
+    FROM raw.interactions AS i
+    JOIN app.events AS e ON e.id = i.event_id
+    WHERE i.type IN ('attend', 'register')
+    ORDER BY i.user_id, e.category, (i.type = 'attend') DESC, i.occurred_at DESC
+)
+INSERT INTO serving.user_recommendations_next (user_id, rank, event_id, score, reason,
+                                               model_version)
+SELECT r.user_id, r.rank, r.event_id, r.score,
+       CASE
+           WHEN g.type = 'attend' THEN 'Because you attended ' || g.title
+           WHEN g.type = 'register' THEN 'Because you registered for ' || g.title
+           WHEN e.category = ANY (u.interests) THEN 'Matches your interest in ' || e.category
+           WHEN e.city = u.home_city THEN 'Popular near you in ' || e.city
+           ELSE 'Recommended for you'
+       END,
+       r.model_version
+FROM scored_recommendations AS r
+JOIN app.events AS e ON e.id = r.event_id
+LEFT JOIN app.users AS u ON u.id = r.user_id
+LEFT JOIN engaged AS g ON g.user_id = r.user_id AND g.category = e.category
 """
 
 # Popular upcoming events overall, per city and per category, from the popularity mart.
@@ -64,7 +80,7 @@ def fill_next_tables(
     model_version: str,
     k: int,
 ) -> dict[str, int]:
-    """COPY the model's output into the ``_next`` tables and derive reasons and popular lists."""
+    """COPY the model's output into the ``_next`` tables, with reasons, and the popular lists."""
     recs = recommendations.select(
         "user_id",
         "rank",
@@ -79,13 +95,15 @@ def fill_next_tables(
         "score",
         pl.lit(model_version).alias("model_version"),
     )
+    conn.execute(
+        "CREATE TEMP TABLE scored_recommendations (LIKE serving.user_recommendations) "
+        "ON COMMIT DROP"
+    )
+    copy_into(conn, sql.Identifier("scored_recommendations"), recs)
     counts = {
-        "user_recommendations": copy_into(
-            conn, sql.Identifier("serving", "user_recommendations_next"), recs
-        ),
+        "user_recommendations": conn.execute(_INSERT_WITH_REASONS).rowcount,
         "similar_events": copy_into(conn, sql.Identifier("serving", "similar_events_next"), sims),
     }
-    conn.execute(_REASONS)
     counts["popular_events"] = conn.execute(_POPULAR, {"version": model_version, "k": k}).rowcount
     return counts
 
