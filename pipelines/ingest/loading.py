@@ -27,6 +27,7 @@ _BINARY_TRAILER = b"\xff\xff"
 _JSONB_VERSION = "\x01"
 # PostgreSQL's timestamps count microseconds from 2000-01-01 UTC, not from the Unix epoch.
 _PG_EPOCH_US = 946_684_800_000_000
+_INDEX_BUILD_MEMORY = "1GB"
 
 
 def file_sha256(path: Path) -> str:
@@ -203,6 +204,9 @@ def swap_interactions_partition(
         sql.Literal(f"{(day + timedelta(days=1)).isoformat()} 00:00+00"),
     )
     ident, staging_ident = sql.Identifier("raw", name), sql.Identifier("raw", staging)
+    # The primary key's sort of a 5 M-row day fits in memory with this (it is shared by the
+    # parallel workers of the build); the setting ends with the transaction.
+    conn.execute(f"SET LOCAL maintenance_work_mem = '{_INDEX_BUILD_MEMORY}'")
     conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(staging_ident))
     conn.execute(
         sql.SQL(

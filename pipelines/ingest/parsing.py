@@ -113,6 +113,8 @@ _BLOCK_BYTES = 16 << 20
 # A failing block is halved down to this size, then its lines are read field by field.
 _LEAF_BYTES = 64 << 10
 _REPLACEMENT_BYTES = _INVALID_UTF8.encode()
+# Bytes of each file's head read for the schema-drift sample (a thousand typical lines).
+_SAMPLE_BYTES = 512 << 10
 
 
 def _fast_schema(dataset: LandingDataset) -> dict[str, pl.DataType] | None:
@@ -155,8 +157,8 @@ def _sample_rows(paths: Sequence[Path], dataset: LandingDataset, rows: int = 100
     frames = []
     for path in paths:
         with path.open("rb") as handle:
-            head = handle.read(1 << 20)
-        if len(head) == 1 << 20:
+            head = handle.read(_SAMPLE_BYTES)
+        if len(head) == _SAMPLE_BYTES:
             head = head[: head.rfind(b"\n") + 1]
         frames.append(extract_json_fields(_block_lines(head, 1, str(path)), dataset))
         if sum(f.filter(~pl.col("_invalid")).height for f in frames) >= rows:

@@ -136,3 +136,34 @@ def test_day_batches_are_bounded_by_bytes() -> None:
     sizes = dict.fromkeys(days, 10)
     assert day_batches(days, sizes, 25) == [days[0:2], days[2:4], days[4:5]]
     assert day_batches(days, sizes, 5) == [[d] for d in days]
+
+
+def test_parquet_files_load_beside_json_lines(landing: Path, database_url: str) -> None:
+    from datetime import UTC, datetime
+
+    import polars as pl
+
+    day_folder = landing / "interactions" / f"date={DAY}"
+    pl.DataFrame(
+        {
+            "interaction_id": ["p1", "p2", "a"],
+            "user_id": [1, 1, 2],
+            "event_id": [10, 999, 10],
+            "type": ["click", "view", "view"],
+            "timestamp": [datetime(2026, 3, 2, 12, tzinfo=UTC)] * 3,
+            "source": ["app"] * 3,
+            "context": [{"page": "search"}] * 3,
+        }
+    ).write_parquet(day_folder / "part-0001.parquet")
+    _ingest()
+    state = _state(database_url)
+
+    # "a" of the Parquet file repeats the JSON Lines file's "a", which comes first by name.
+    assert state["loaded"] == ["a", "b", "p1"]
+    assert (2, "unknown event_id 999") in state["quarantine"]
+    assert sorted(state["ledger"]) == [(3, 1, 1, 1), (9, 2, 6, 1)]
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT user_id, context FROM raw.interactions WHERE interaction_id = 'p1'"
+        ).fetchone()
+    assert row == (1, {"page": "search"})

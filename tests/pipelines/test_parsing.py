@@ -89,3 +89,153 @@ def test_events_csv_types_lists_and_reports_unknown_columns(tmp_path: Path) -> N
     assert batch.rejected.rows() == [
         (str(path), 3, "ends_at is not after starts_at", batch.rejected["_record"][0])
     ]
+
+
+def _field(name: str, value: object) -> str:
+    return f'"{name}": {value}'
+
+
+EDGE_LINES = [
+    _line("ok"),
+    _line("s1", user='"12"'),  # numeric text where an integer is expected
+    _line("s2", user="1.0"),
+    _line("s3", user="1.5"),
+    _line("s4", user="true"),
+    _line("s5", user='{"a": 1}'),
+    _line("s6", user="123456789012345678901234567890"),
+    '{"interaction_id": 5, "user_id": 1, "event_id": 10, "type": "view", '
+    '"timestamp": "2026-05-01T10:00:00Z", "source": "web"}',  # a number as the id
+    '{"interaction_id": 1.0, "user_id": 1, "event_id": 10, "type": "view", '
+    '"timestamp": "2026-05-01T10:00:00Z", "source": "web"}',
+    _line("s7", ts="1.0"),
+    _line("s8", ts="2026-05-01T10:00:00+02:00"),
+    _line("s9").replace('"view"', '"vi\\u0065w"'),  # an escape
+    _line("s10").replace('"s10"', '"\\ud800"'),  # a lone surrogate: not valid JSON text
+    _line("s11").replace('"s11"', '"\\ud83d\\ude00"'),
+    _line("s12").replace('"page": "home"', '"q": "caf\\u00e9", "n": [1, 2.50]'),
+    _line("s13").replace("}}", '}, "model_version": null}'),
+    _line("s14").replace("}}", '}, "model_version": 2.5}'),
+    _line("s15").replace("}}", '}, "campaign": "x"}'),
+    "[1, 2]",
+    "null",
+    "{}",
+    '{"a": }',
+    "",
+    "   ",
+    _line("s16") + " x",
+    _line("s17") + _line("s18"),
+    _line("s19").replace('"web"', '"web\x01"'),  # a raw control character
+    "  " + _line("s20") + "  ",
+    _line("ok"),  # duplicate
+]
+
+
+def _read_both(path: Path) -> tuple[object, object]:
+    """Validate a file through the one-pass reader and through the field-by-field reader."""
+    from pipelines.ingest.parsing import extract_json_fields, read_lines, unknown_json_keys
+
+    known = {"event_id": pl.Series([10], dtype=pl.Int64)}
+    fast, fast_unknown = read_landed_file(path, INTERACTIONS)
+    slow = extract_json_fields(read_lines([path]), INTERACTIONS)
+    results = []
+    for frame, unknown in ((fast, fast_unknown), (slow, unknown_json_keys(slow, INTERACTIONS))):
+        results.append(
+            validate(frame, INTERACTIONS, now=NOW, known_ids=known, unknown_columns=unknown)
+        )
+    return results[0], results[1]
+
+
+def _same_batches(fast: object, slow: object) -> None:
+    import json
+
+    assert fast.rows_read == slow.rows_read
+    assert fast.duplicates == slow.duplicates
+    assert fast.unknown_columns == slow.unknown_columns
+    assert fast.rejected.rows() == slow.rejected.rows()
+    # ``context`` is loaded as jsonb: compare it as JSON, not as text layout.
+    assert fast.good.drop("context").rows() == slow.good.drop("context").rows()
+    contexts = [
+        [json.loads(v) if v is not None else None for v in batch.good["context"]]
+        for batch in (fast, slow)
+    ]
+    assert contexts[0] == contexts[1]
+
+
+def test_one_pass_reading_matches_field_by_field_reading(tmp_path: Path) -> None:
+    path = tmp_path / "edge.jsonl"
+    body = "\n".join(EDGE_LINES).encode() + b'\n{"interaction_id": "u", "user_id": \xff}\n'
+    path.write_bytes(body + b'{"interaction_id": "t", "us')
+    fast, slow = _read_both(path)
+    _same_batches(fast, slow)
+    assert fast.rows_read == len(EDGE_LINES) + 2
+    assert fast.unknown_columns == ("campaign",)
+
+
+def test_bad_lines_in_large_files_cost_only_themselves(tmp_path: Path, monkeypatch) -> None:
+    """Small blocks force the halving: clean blocks decode in one pass, bad lines go slowly."""
+    import random
+
+    from pipelines.ingest import parsing
+
+    monkeypatch.setattr(parsing, "_BLOCK_BYTES", 1 << 14)
+    monkeypatch.setattr(parsing, "_LEAF_BYTES", 1 << 10)
+    rng = random.Random(5)
+    lines = [_line(f"id{i}", user=1 + i % 3) for i in range(3000)]
+    for line in rng.sample(EDGE_LINES, 20):
+        lines.insert(rng.randrange(len(lines)), line)
+    path = tmp_path / "big.jsonl"
+    path.write_bytes("\r\n".join(lines[:1500]).encode() + b"\n" + "\n".join(lines[1500:]).encode())
+    calls = []
+    original = parsing._field_path_rows
+    monkeypatch.setattr(
+        parsing,
+        "_field_path_rows",
+        lambda lines, d: calls.append(lines.height) or original(lines, d),
+    )
+    fast, slow = _read_both(path)
+    monkeypatch.undo()
+    _same_batches(fast, slow)
+    assert fast.good.height >= 3000
+    # The field-by-field reading of the one-pass run saw far fewer lines than the file holds.
+    assert 0 < sum(calls) < len(lines) // 4
+
+
+def test_parquet_rows_follow_the_same_rules(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    frame = pl.DataFrame(
+        {
+            "interaction_id": ["a", "b", "c", "a", "d"],
+            "user_id": [1, 1, 1, 1, -1],
+            "event_id": [10, 999, 10, 10, 10],
+            "type": ["view", "view", "nope", "view", "view"],
+            "timestamp": [NOW - timedelta(days=1)] * 5,
+            "source": ["web"] * 5,
+            "context": [{"page": "home"}] * 5,
+            "promo": ["x"] * 5,
+        }
+    )
+    path = tmp_path / "part-0000.parquet"
+    frame.write_parquet(path)
+
+    parsed, unknown = read_landed_file(path, INTERACTIONS)
+    batch = validate(
+        parsed,
+        INTERACTIONS,
+        now=NOW,
+        known_ids={"event_id": pl.Series([10], dtype=pl.Int64)},
+        unknown_columns=unknown,
+    )
+
+    assert unknown == ("promo",)
+    assert batch.good["interaction_id"].to_list() == ["a"]
+    assert batch.good["timestamp"].to_list() == [NOW - timedelta(days=1)]
+    assert batch.good["context"].to_list() == ['{"page":"home"}']
+    assert batch.duplicates == 1
+    reasons = dict(zip(batch.rejected["_line"], batch.rejected["reason"], strict=True))
+    assert reasons == {
+        2: "unknown event_id 999",
+        3: "type is not an accepted interaction type",
+        5: "user_id must be positive",
+    }
+    assert batch.rejected["_record"][0].startswith('{"interaction_id":"b"')
