@@ -13,16 +13,25 @@ from models.matrix import interaction_matrix, row_normalize
 
 # Non-zeros handled per solver block: bounds the (nnz × factors) gathers to ~128 MB.
 _NNZ_PER_BLOCK = 500_000
+# Padded (rows × longest row × factors) float32 cells gathered at once by the exact solver
+# (~64 MB), and at most this many f × f systems per batch.
+_EXACT_CELLS = 16 * 1024 * 1024
+_EXACT_ROWS = 4096
+SOLVERS = ("explicit", "cg")
 
 
 class ALSRecommender(Recommender):
     """Factorises confidence-weighted preferences ``p_ui`` with confidence ``1 + alpha·w_ui``.
 
-    Each half-step solves every user's (then item's) regularised least squares by a few
-    conjugate-gradient steps warm-started from the previous factors (Takács et al., 2011). The
-    CG runs for all rows at once in blocks of non-zeros, so there is no per-user Python loop and
-    memory stays bounded; cost per iteration is O(nnz·f + n·f²), which scales to millions of
-    users and tens of millions of interactions.
+    Each half-step solves every user's (then item's) regularised least squares by ``cg_steps``
+    conjugate-gradient steps warm-started from the previous factors (Takács et al., 2011).
+    The default ``solver="explicit"`` first forms each row's f × f normal equations with one
+    batched BLAS product over rows padded to similar lengths (O(nnz·f²) flops, once per
+    half-step), after which every CG step is a cheap batched mat-vec. ``solver="cg"`` is the
+    matrix-free variant (O(nnz·f) per step) whose numpy gathers are memory-bound: it measured
+    ~3× slower here at f = 64. (A batched LAPACK solve of the explicit systems was slower
+    still: numpy's stacked ``solve`` costs ~0.1 ms per 64 × 64 system.) Both work on all rows
+    at once in bounded blocks, with no per-user Python loop.
     Learned: ``user_factors_`` (users × f) and ``item_factors_`` (items × f), float32.
     """
 
@@ -31,10 +40,11 @@ class ALSRecommender(Recommender):
         factors: int = 64,
         regularization: float = 0.05,
         alpha: float = 10.0,
-        iterations: int = 15,
+        iterations: int = 6,
         cg_steps: int = 3,
         weighting: str = "log",
         random_state: int = 42,
+        solver: str = "explicit",
     ) -> None:
         self.factors = factors
         self.regularization = regularization
@@ -43,6 +53,7 @@ class ALSRecommender(Recommender):
         self.cg_steps = cg_steps
         self.weighting = weighting
         self.random_state = random_state
+        self.solver = solver
 
     def _fit(
         self,
@@ -58,9 +69,23 @@ class ALSRecommender(Recommender):
         scale = 0.01
         users_f = (rng.standard_normal((X.shape[0], self.factors)) * scale).astype(np.float32)
         items_f = (rng.standard_normal((X.shape[1], self.factors)) * scale).astype(np.float32)
+        if self.solver not in SOLVERS:
+            raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
         for _ in range(self.iterations):
-            users_f = _cg_solve(confidence, items_f, users_f, self.regularization, self.cg_steps)
-            items_f = _cg_solve(confidence_t, users_f, items_f, self.regularization, self.cg_steps)
+            if self.solver == "explicit":
+                users_f = _explicit_solve(
+                    confidence, items_f, users_f, self.regularization, self.cg_steps
+                )
+                items_f = _explicit_solve(
+                    confidence_t, users_f, items_f, self.regularization, self.cg_steps
+                )
+            else:
+                users_f = _cg_solve(
+                    confidence, items_f, users_f, self.regularization, self.cg_steps
+                )
+                items_f = _cg_solve(
+                    confidence_t, users_f, items_f, self.regularization, self.cg_steps
+                )
         self.user_factors_ = users_f
         self.item_factors_ = items_f
 
@@ -78,6 +103,70 @@ class ALSRecommender(Recommender):
         unit = row_normalize(sp.csr_matrix(self.item_factors_)).toarray()
         right = unit if cand_pos is None else unit[cand_pos]
         return unit[item_pos] @ right.T
+
+
+def _explicit_solve(
+    confidence: sp.csr_matrix,
+    fixed: np.ndarray,
+    start_x: np.ndarray,
+    regularization: float,
+    steps: int,
+) -> np.ndarray:
+    """``steps`` CG steps on ``(FᵀF + Fᵀ(C_u − I)F + λI) x_u = Fᵀ C_u p_u`` for every row.
+
+    ``confidence`` holds ``c_ui − 1`` on observed cells (``p_ui = 1`` there). Rows are sorted
+    by length and cut into batches whose padded gathers fit a fixed budget; one batched matrix
+    product builds a batch's f × f systems, then CG runs on them from ``start_x`` (f steps would
+    be exact; warm starts need few).
+    """
+    n_rows, f = confidence.shape[0], fixed.shape[1]
+    gram = (fixed.T @ fixed).astype(np.float32)
+    gram[np.diag_indices(f)] += np.float32(regularization)
+    out = np.zeros((n_rows, f), dtype=np.float32)  # empty rows: b = 0, so x = 0
+    indptr = confidence.indptr.astype(np.int64)
+    counts = np.diff(indptr)
+    order = np.argsort(counts, kind="stable")
+    sorted_counts = counts[order]
+    begin = int(np.searchsorted(sorted_counts, 1))
+    while begin < n_rows:
+        longest = int(sorted_counts[min(begin + _EXACT_ROWS, n_rows) - 1])
+        rows_fit = max(1, _EXACT_CELLS // max(1, longest * f))
+        stop = min(begin + _EXACT_ROWS, begin + rows_fit, n_rows)
+        longest = int(sorted_counts[stop - 1])
+        rows = order[begin:stop]
+        offsets = np.arange(longest)
+        present = offsets[None, :] < counts[rows][:, None]
+        cells = np.where(present, indptr[rows][:, None] + offsets[None, :], 0)
+        weights = np.where(present, confidence.data[cells], 0.0).astype(np.float32)
+        factors = fixed[confidence.indices[cells]]  # rows × longest × f (padding ignored)
+        weighted = factors * weights[:, :, None]
+        systems = np.matmul(weighted.transpose(0, 2, 1), factors)
+        systems += gram
+        # b_u = Σ c_ui y_i over observed cells; c = 1 + weight and padding contributes 0.
+        rhs = np.einsum("rl,rlf->rf", weights + present, factors)
+        del factors, weighted
+        out[rows] = _batched_cg(systems, rhs, start_x[rows], steps)
+        begin = stop
+    return out
+
+
+def _batched_cg(systems: np.ndarray, rhs: np.ndarray, x: np.ndarray, steps: int) -> np.ndarray:
+    """Conjugate gradient on a stack of SPD systems at once (one batched mat-vec per step)."""
+    x = x.astype(np.float32, copy=True)
+    residual = rhs - np.matmul(systems, x[:, :, None])[:, :, 0]
+    direction = residual.copy()
+    rs_old = np.einsum("ij,ij->i", residual, residual)
+    for _ in range(steps):
+        a_dir = np.matmul(systems, direction[:, :, None])[:, :, 0]
+        denom = np.einsum("ij,ij->i", direction, a_dir)
+        step = np.divide(rs_old, denom, out=np.zeros_like(rs_old), where=denom > 1e-20)
+        x += step[:, None] * direction
+        residual -= step[:, None] * a_dir
+        rs_new = np.einsum("ij,ij->i", residual, residual)
+        beta = np.divide(rs_new, rs_old, out=np.zeros_like(rs_new), where=rs_old > 1e-20)
+        direction = residual + beta[:, None] * direction
+        rs_old = rs_new
+    return x
 
 
 def _cg_solve(

@@ -258,3 +258,12 @@ def test_candidate_column_caches_follow_refits_and_candidates() -> None:
     model.fit(BLOCKS.filter(pl.col("item_id") != 12))
     assert set(model.recommend([1, 2], k=2, candidates=[11, 12])["item_id"]) <= {11}
     assert "_column_cache" not in model.__getstate__()
+
+
+def test_als_explicit_and_matrix_free_solvers_agree() -> None:
+    params = {"factors": 3, "regularization": 0.5, "alpha": 2.0, "iterations": 4, "cg_steps": 3}
+    explicit = ALSRecommender(**params).fit(BLOCKS)
+    matrix_free = ALSRecommender(**params, solver="cg").fit(BLOCKS)
+    np.testing.assert_allclose(explicit.user_factors_, matrix_free.user_factors_, atol=1e-4)
+    with pytest.raises(ValueError, match="solver"):
+        ALSRecommender(solver="lu").fit(BLOCKS)
