@@ -299,16 +299,22 @@ def read_parquet_rows(path: Path, dataset: LandingDataset) -> tuple[pl.DataFrame
     columns: list[pl.Expr] = []
     for column in dataset.columns:
         dtype = table.schema.get(column.name)
+        value = pl.col(column.name)
         pretyped = column.type == "int" and dtype is not None and dtype.is_integer()
         if column.type == "int":
-            typed = pl.col(column.name).cast(pl.Int64) if pretyped else pl.lit(None, pl.Int64)
+            typed = value.cast(pl.Int64) if pretyped else pl.lit(None, pl.Int64)
             columns.append(typed.alias(f"__{column.name}"))
         if dtype is None or pretyped:
             text = pl.lit(None, dtype=pl.String)
         elif dtype == pl.String:
-            text = pl.col(column.name)
+            text = value
+        elif column.type == "datetime" and isinstance(dtype, pl.Datetime) and dtype.time_zone:
+            # Timezone-aware instants in the form the contract's parser reads back exactly.
+            text = value.dt.convert_time_zone("UTC").dt.to_string("%Y-%m-%dT%H:%M:%S%.6f+00:00")
+        elif isinstance(dtype, pl.Struct):
+            text = value.struct.json_encode()
         else:
-            wrapped = pl.struct(pl.col(column.name)).struct.json_encode()
+            wrapped = pl.struct(value).struct.json_encode()
             text = wrapped.str.json_path_match(f"$.{column.name}")
         columns.append(text.alias(column.name))
     frame = table.select(columns).with_columns(
