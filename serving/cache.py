@@ -6,12 +6,19 @@ requests a second would spend the CPU on answers that cannot have changed. Cachi
 bytes for a couple of seconds per worker bounds that work to one query per key and interval,
 at the price of new events showing up in those lists up to ``ttl`` seconds later.
 Only anonymous-safe answers go here: nothing that depends on the caller.
+
+When an entry expires under load, the many requests for it that arrive while it is being
+recomputed wait for that one computation (single flight) instead of each running the same
+query: without this, every expiry of a busy search set off a burst of identical full-text
+queries that held the pool's connections and delayed every other endpoint.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 
@@ -23,6 +30,7 @@ class ResponseCache:
         self.ttl = ttl
         self.max_entries = max_entries
         self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._inflight: dict[str, asyncio.Future[bytes | None]] = {}
 
     def get(self, key: str) -> bytes | None:
         entry = self._entries.get(key)
@@ -45,6 +53,34 @@ class ResponseCache:
 
     def clear(self) -> None:
         self._entries.clear()
+
+    async def fetch(self, key: str, compute: Callable[[], Awaitable[bytes]]) -> bytes:
+        """The cached body of ``key``, computed by ``compute`` once for all concurrent callers.
+
+        A caller that finds the key being computed waits for that result. If the computation
+        fails (an error answer, a cancelled request), each waiter computes for itself, so errors
+        are never shared and a cancelled client cannot fail the others.
+        """
+        body = self.get(key)
+        if body is not None:
+            return body
+        if self.ttl <= 0:
+            return await compute()
+        pending = self._inflight.get(key)
+        if pending is not None:
+            shared = await asyncio.shield(pending)
+            if shared is not None:
+                return shared
+            return await compute()
+        future: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            body = await compute()
+            self.put(key, body)
+            return body
+        finally:
+            del self._inflight[key]
+            future.set_result(body)
 
 
 def cache_key(request: Request) -> str:

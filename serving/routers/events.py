@@ -246,11 +246,6 @@ async def list_events(
     if status == "draft" and not _may_list_drafts(principal, organizer_id):
         raise forbidden("drafts are listed for their organiser only (pass organizer_id)")
     # Public listings are the same for every caller: micro-cached (see ``serving.cache``).
-    cache = response_cache(request) if status != "draft" else None
-    key = cache_key(request)
-    cached = cache.get(key) if cache is not None else None
-    if cached is not None:
-        return Response(cached, media_type="application/json")
     where = ["e.status = %(status)s"]
     params: dict[str, Any] = {"status": status, "limit": paging.limit, "offset": paging.offset}
     if not include_past:
@@ -265,19 +260,23 @@ async def list_events(
         where.append("e.organizer_id = %(organizer_id)s")
         params["organizer_id"] = organizer_id
     condition = " AND ".join(where)
-    async with connection(request) as conn, conn.pipeline():
-        items_cur = await conn.execute(
-            LIST_EVENTS_SQL.format(columns=EVENT_COLUMNS, where=condition), params
-        )
-        count_cur = await conn.execute(COUNT_EVENTS_SQL.format(where=condition), params)
-        items = await items_cur.fetchall()
-        total = (await count_cur.fetchone())["total"]  # type: ignore[index]
-    response = respond(
-        {"items": items, "total": total, "limit": paging.limit, "offset": paging.offset}
-    )
-    if cache is not None:
-        cache.put(key, bytes(response.body))
-    return response
+
+    async def render() -> bytes:
+        async with connection(request) as conn, conn.pipeline():
+            items_cur = await conn.execute(
+                LIST_EVENTS_SQL.format(columns=EVENT_COLUMNS, where=condition), params
+            )
+            count_cur = await conn.execute(COUNT_EVENTS_SQL.format(where=condition), params)
+            items = await items_cur.fetchall()
+            total = (await count_cur.fetchone())["total"]  # type: ignore[index]
+        page = {"items": items, "total": total, "limit": paging.limit, "offset": paging.offset}
+        return bytes(respond(page).body)
+
+    if status == "draft":
+        body = await render()
+    else:
+        body = await response_cache(request).fetch(cache_key(request), render)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/{event_id}", response_model=EventOut)

@@ -2,8 +2,10 @@
 
 Each answer is one query: the precomputed rows joined with the events, filtered at read time
 (events that are past, cancelled, full, or that the user registered for or dismissed since the
-batch ran). Users without a precomputed set, or whose set runs dry, get popular events: in their
-home city, then in their interests, then globally.
+batch ran). It returns ids and row versions only; the events themselves are rendered once per
+version and worker (:class:`EventFragments`), so a second query runs only for events that are
+new to the worker or changed. Users without a precomputed set, or whose set runs dry, get
+popular events: in their home city, then in their interests, then globally.
 
 The batch job swaps these tables by renaming fresh copies; the queries name the tables, never
 their OIDs, so a swap under load only makes PostgreSQL re-plan a prepared statement.
@@ -215,8 +217,9 @@ async def recommend_events(request: Request) -> object:
             rows.extend(await cur.fetchall())
         if await fragments.ensure(conn, [(row[0], row[1]) for row in rows]):
             # Events are never deleted, but a row gone between the two reads is left out.
-            rows = [row for row in rows if fragments.has(row[0])]
-            personal = min(personal, len(rows))
+            kept = [fragments.has(row[0]) for row in rows]
+            personal = sum(kept[:personal])
+            rows = [row for row, keep in zip(rows, kept, strict=True) if keep]
     if not rows:
         source = "none"
     elif personal == len(rows):

@@ -132,11 +132,6 @@ async def search_events(
 
     Answers are the same for every caller, so they are micro-cached (see ``serving.cache``).
     """
-    cache = response_cache(request)
-    key = cache_key(request)
-    cached = cache.get(key)
-    if cached is not None:
-        return Response(cached, media_type="application/json")
     query = (q or "").strip() or None
     if (lat is None) != (lng is None):
         raise ApiError(422, "validation_error", "lat and lng go together")
@@ -183,12 +178,14 @@ async def search_events(
 
     params = {**filters.params, "q": query, "limit": paging.limit, "offset": paging.offset}
     modes = ["fulltext", "fuzzy"] if query else ["browse"]
-    async with connection(request) as conn:
-        items, total, facets, mode = await _run_search(
-            conn, modes, filters, params, category, lat is not None, sort, paging
-        )
-    response = respond(
-        {
+    near = lat is not None
+
+    async def render() -> bytes:
+        async with connection(request) as conn:
+            items, total, facets, mode = await _run_search(
+                conn, modes, filters, params, category, near, sort, paging
+            )
+        page = {
             "items": items,
             "total": total,
             "limit": paging.limit,
@@ -196,9 +193,10 @@ async def search_events(
             "mode": mode,
             "facets": {"category": facets},
         }
-    )
-    cache.put(key, bytes(response.body))
-    return response
+        return bytes(respond(page).body)
+
+    body = await response_cache(request).fetch(cache_key(request), render)
+    return Response(body, media_type="application/json")
 
 
 async def _run_search(
