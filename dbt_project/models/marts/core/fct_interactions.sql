@@ -2,11 +2,21 @@
     config(
         materialized='incremental',
         unique_key='interaction_id',
-        incremental_strategy='delete+insert',
+        incremental_strategy='delete_insert_logged',
+        log_columns=['user_id', 'event_id', 'occurred_date'],
         on_schema_change='append_new_columns',
         indexes=[
             {'columns': ['interaction_id'], 'unique': True},
             {'columns': ['loaded_at']},
+            {'columns': ['transformed_at']},
+            {'columns': ['user_id', 'event_id']},
+            {'columns': ['occurred_date']},
+        ],
+        pre_hook=[
+            "create table if not exists {{ this.schema }}.{{ this.identifier }}_replaced (
+                user_id bigint, event_id bigint, occurred_date date,
+                replaced_at timestamptz not null)",
+            "{% if not is_incremental() %}truncate {{ this.schema }}.{{ this.identifier }}_replaced{% endif %}",
         ],
     )
 }}
@@ -14,6 +24,9 @@
 -- One row per interaction id. Incremental runs read only what arrived since the newest row already
 -- here (minus a lookback, for loads that committed late), or, with the vars `interactions_from`
 -- and `interactions_to`, the interactions that occurred in that date range (a daily partition).
+-- Each row carries the start of the run that wrote it (`transformed_at`), and the keys of the rows
+-- a run replaces go to `fct_interactions_replaced`: the marts built on this fact read both to find
+-- what changed since their last run (macros/incremental_keys.sql).
 with new_interactions as (
     select
         interaction_id,
@@ -74,7 +87,8 @@ select
     coalesce(weights.weight, 0)::double precision as weight,
     coalesce(weights.is_positive, false) as is_positive,
     deduplicated.source_file,
-    deduplicated.loaded_at
+    deduplicated.loaded_at,
+    '{{ run_started_at }}'::timestamptz as transformed_at
 from deduplicated
 left join weights
     on deduplicated.interaction_type = weights.interaction_type
