@@ -59,10 +59,14 @@ class ItemKNNRecommender(Recommender):
             item_users = _bm25(item_users, self.bm25_k1, self.bm25_b)
         return row_normalize(item_users)
 
-    def _raw_similarity(self, rows: np.ndarray, cols: np.ndarray | None) -> np.ndarray:
+    def _raw_similarity(
+        self, rows: np.ndarray, cols: np.ndarray | None, right_t: sp.csr_matrix | None = None
+    ) -> np.ndarray:
         vectors = self.item_vectors_
         right = vectors if cols is None else vectors[cols]
-        sims = (vectors[rows] @ right.T).toarray().astype(np.float32)
+        if right_t is None:
+            right_t = sp.csr_matrix(right.T)
+        sims = (vectors[rows] @ right_t).toarray().astype(np.float32, copy=False)
         if self.shrink > 0:
             # Damp similarities resting on few co-occurrences (a few shared users).
             support = (vectors[rows] > 0).astype(np.float32) @ (right > 0).astype(np.float32).T
@@ -74,9 +78,11 @@ class ItemKNNRecommender(Recommender):
         n_items = vectors.shape[0]
         step = block_rows(n_items)
         rows_all, cols_all, vals_all = [], [], []
+        # Transposed once (users × items CSR): scipy would otherwise convert it every block.
+        vectors_t = sp.csr_matrix(vectors.T)
         for start in range(0, n_items, step):
             rows = np.arange(start, min(start + step, n_items))
-            sims = self._raw_similarity(rows, None)
+            sims = self._raw_similarity(rows, None, vectors_t)
             sims[np.arange(rows.size), rows] = -np.inf
             sims[sims <= 0] = -np.inf
             r, c, v = top_k(sims, self.k_neighbors)

@@ -52,11 +52,28 @@ def to_utc(series: pl.Series) -> pl.Series:
     raise TypeError(f"cannot read {series.name!r} of type {dtype} as a timestamp")
 
 
+# Id spans up to this many times the universe size (and at most 256M) are encoded with a
+# lookup table: millions of binary searches in random order measured ~10× slower.
+_LOOKUP_SPAN_RATIO = 16
+_LOOKUP_MAX_SPAN = 256 * 1024 * 1024
+
+
 def encode(universe: np.ndarray, ids: np.ndarray) -> np.ndarray:
     """Positions of ``ids`` in the sorted ``universe``; -1 for ids it does not hold."""
     ids = np.asarray(ids, dtype=np.int64)
     if universe.size == 0:
         return np.full(ids.shape, -1, dtype=np.int64)
+    low, high = int(universe[0]), int(universe[-1])
+    span = high - low + 1
+    if ids.size > 4 * universe.size and span <= min(
+        _LOOKUP_MAX_SPAN, _LOOKUP_SPAN_RATIO * universe.size
+    ):
+        table = np.full(span, -1, dtype=np.int64)
+        table[universe.astype(np.int64) - low] = np.arange(universe.size)
+        inside = (ids >= low) & (ids <= high)
+        out = np.full(ids.shape, -1, dtype=np.int64)
+        out[inside] = table[ids[inside] - low]
+        return out
     pos = np.searchsorted(universe, ids)
     pos = np.minimum(pos, universe.size - 1)
     return np.where(universe[pos] == ids, pos, -1).astype(np.int64)

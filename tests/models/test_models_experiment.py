@@ -155,3 +155,41 @@ def test_cli_prints_every_model(tmp_path: Path, capsys) -> None:
     assert "| model | precision@k | recall@k | ndcg@k | map | map@k | coverage | fit_s |" in out
     for name in ("popularity", "ease", "item_knn"):
         assert f"| {name} | 0." in out
+
+
+def test_tuning_budget_and_user_sample_bound_the_search(events) -> None:
+    grid = {"k_neighbors": [5, 20, 50], "similarity": ["cosine"]}
+    result = tune(
+        "item_knn",
+        events.interactions,
+        protocol="stratified-item",
+        grid=grid,
+        time_budget_s=0.0,
+        max_users=100,
+    )
+    assert result.trials.height == 1  # the first trial always runs, then the budget is spent
+    assert result.params in param_candidates(grid)
+
+
+def test_evaluation_on_a_user_sample_scores_only_those_users(events, monkeypatch) -> None:
+    from models.base import Recommender
+    from models.protocols import evaluate_on_split, make_split
+    from models.registry import make_model
+
+    split = make_split("temporal", events.interactions)
+    model = make_model("popularity").fit(split.train)
+    asked: list[int] = []
+    original = Recommender.recommend
+
+    def spy(self, user_ids, k, exclude_seen=True, candidates=None):
+        asked.append(len(user_ids))
+        return original(self, user_ids, k, exclude_seen, candidates)
+
+    monkeypatch.setattr(Recommender, "recommend", spy)
+    full = evaluate_on_split(model, split, 10)
+    sampled = evaluate_on_split(model, split, 10, max_users=50, random_state=1)
+    assert asked[1] == 50 < asked[0]
+    again = evaluate_on_split(model, split, 10, max_users=50, random_state=1)
+    assert sampled["recall@k"] == pytest.approx(again["recall@k"])
+    assert sampled["ndcg@k"] == pytest.approx(again["ndcg@k"])
+    assert abs(sampled["recall@k"] - full["recall@k"]) < 0.2
