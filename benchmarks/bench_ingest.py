@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -143,6 +144,7 @@ def main() -> None:
     )
     with connect() as conn:
         conn.execute("TRUNCATE raw.interactions, raw.quarantine, raw.landed_files")
+    shutil.rmtree(settings.data_dir, ignore_errors=True)  # this run's temporary landing zone
 
 
 if __name__ == "__main__":

@@ -225,9 +225,9 @@ def load_interaction_days(
             ],
         )
         hashes = dict(zip([str(p) for p in files], digests, strict=True))
-    # In primary-key order: PostgreSQL's sort notices presorted input, and the key's build
-    # after the COPY then costs a fraction of a sort of the rows as landed.
-    rows = batch.good.sort("interaction_id").select(
+    # Not sorted for the primary key: at 5 M rows the sort here costs more than it saves the
+    # key's build (measured; see docs/benchmarks_ingest.md).
+    rows = batch.good.select(
         "interaction_id",
         "user_id",
         "event_id",

@@ -190,9 +190,8 @@ def _needs_field_path(dataset: LandingDataset) -> pl.Expr:
 
     A text field decoded from a JSON number, boolean, object or array reads differently (``1.0``
     becomes ``1``, objects lose their original spacing), so any text value that looks like one
-    of those is read again field by field; so is a line with an escaped surrogate, where the
-    decoders differ
-    (``_surrogate_escapes`` tells whether a block may have any).
+    of those is read again field by field. (So is a line with an escaped surrogate, where the
+    decoders differ too: see ``_surrogate_escapes``.)
     """
     suspicious = pl.lit(False)
     for column in dataset.columns:
@@ -289,10 +288,11 @@ def read_landed_files(
 def read_parquet_rows(path: Path, dataset: LandingDataset) -> tuple[pl.DataFrame, tuple[str, ...]]:
     """A landed Parquet file in the layout of the JSON Lines reader; its line is the row number.
 
-    Integer columns stay typed; every other column becomes the text the JSON path of the same
-    value would give (strings as they are, anything else through its JSON form), so that the
-    same rules, reasons and echoes apply whichever format a row landed in. A row's ``_record``,
-    its JSON form, is produced only if the row is rejected.
+    Integer columns stay typed; every other column becomes text as a JSON line would carry it
+    (strings as they are, timezone-aware timestamps in ISO-8601 with offset, structs as JSON
+    objects, anything else as the JSON path of its JSON form gives it), so that the same rules,
+    reasons and echoes apply whichever format a row landed in. A row's ``_record``, its JSON
+    form, is produced only if the row is rejected.
     """
     table = pl.read_parquet(path)
     unknown = tuple(c for c in table.columns if c not in dataset.names)
