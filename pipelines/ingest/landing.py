@@ -35,6 +35,10 @@ def interaction_days(root: Path) -> list[date]:
 
 
 def interaction_files(root: Path, day: date) -> list[Path]:
-    """The JSON Lines files landed for ``day``."""
+    """The files landed for ``day``, in any of the contract's formats (JSON Lines, Parquet)."""
     folder = root / INTERACTIONS.folder / f"date={day.isoformat()}"
-    return sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p for p in folder.iterdir() if p.is_file() and p.suffix.lstrip(".") in INTERACTIONS.formats
+    )
