@@ -195,16 +195,7 @@ def load_interaction_days(
     and validated, since hashing releases the GIL and would otherwise add a pass over the bytes.
     """
     root = get_settings().landing_dir
-    files = [
-        path
-        for day in days
-        for path in sorted(
-            [
-                *landing.interaction_files(root, day),
-                *(root / INTERACTIONS.folder / f"date={day.isoformat()}").glob("*.parquet"),
-            ]
-        )
-    ]
+    files = [path for day in days for path in landing.interaction_files(root, day)]
     with ThreadPoolExecutor(max_workers=1) as pool:
         digests = pool.map(loading.file_sha256, files)
         frame, unknown = read_landed_files(files, INTERACTIONS)
