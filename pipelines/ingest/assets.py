@@ -217,7 +217,7 @@ def load_interaction_days(
         )
         hashes = dict(zip([str(p) for p in files], digests, strict=True))
     # Not sorted for the primary key: at 5 M rows the sort here costs more than it saves the
-    # key's build (measured; see docs/benchmarks_ingest.md).
+    # key's build (measured; see docs/benchmarks/ingest.md).
     rows = batch.good.select(
         "interaction_id",
         "user_id",
