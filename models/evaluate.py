@@ -41,6 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--no-tuning", action="store_true", help="use default hyper-parameters")
     parser.add_argument(
+        "--tuning-budget",
+        type=float,
+        default=None,
+        help="seconds of tuning in all (default: none, so results do not depend on the "
+        "machine's load; the training pipeline uses the library's budget)",
+    )
+    parser.add_argument(
         "--mlflow", action="store_true", help="log to the MLflow tracking URI of the environment"
     )
     return parser
@@ -91,6 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         model_names=models,
         random_state=args.seed,
         tune_models=not args.no_tuning,
+        tuning_budget_s=args.tuning_budget,
     )
     print(f"split: {json.dumps(result.split_summary, default=str)}")
     print(format_table(result))
