@@ -248,12 +248,14 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=3, help="days landed one by one, each timed")
     parser.add_argument("--full-builds", type=int, default=3)
     parser.add_argument("--pgdata", type=Path, help="keep the server's data here between runs")
+    parser.add_argument("--dbt-target", type=Path, help="keep dbt's target and logs here")
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)
 
     sys.path.insert(0, str(REPO_ROOT))
     import psycopg
 
-    target = Path(tempfile.mkdtemp(prefix="bench-dbt-target-"))
+    target = args.dbt_target or Path(tempfile.mkdtemp(prefix="bench-dbt-target-"))
     try:
         with private_database(args.pgdata) as url:
             held = load_base(url, args.size, args.days)
@@ -289,7 +291,8 @@ def main() -> None:
                     f" marts {statistics.median(m for _, m in daily):.1f} s)"
                 )
     finally:
-        shutil.rmtree(target, ignore_errors=True)
+        if args.dbt_target is None:
+            shutil.rmtree(target, ignore_errors=True)
 
 
 if __name__ == "__main__":

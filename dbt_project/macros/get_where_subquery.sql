@@ -1,13 +1,26 @@
 {#
-    The `where` config of a data test may name the tested relation as `__this__`, e.g.
-    `transformed_at = (select max(transformed_at) from __this__)`: tests on the incremental facts
-    check the rows their last run wrote (an index finds them) instead of scanning millions.
+    The `where` config of a data test may ask for the newest value of a column of the tested
+    relation as `__newest(column)__`, e.g. `transformed_at = __newest(transformed_at)__`: tests
+    on the incremental facts check the rows their latest run wrote (an index finds them) instead
+    of scanning millions. The value is read when the test runs and written in as a literal, so
+    the planner sees how few rows match.
 #}
 {% macro default__get_where_subquery(relation) -%}
     {%- set where = config.get('where', '') -%}
     {%- if where -%}
+        {%- set filter = namespace(sql=where) -%}
+        {%- for column in modules.re.findall('__newest[(]([a-z_]+)[)]__', where) -%}
+            {%- set newest = 'null' -%}
+            {%- if execute -%}
+                {%- set value = run_query(
+                    'select max(' ~ column ~ ')::text from ' ~ relation
+                ).columns[0].values()[0] -%}
+                {%- set newest = "'" ~ value ~ "'" if value is not none else 'null' -%}
+            {%- endif -%}
+            {%- set filter.sql = filter.sql | replace('__newest(' ~ column ~ ')__', newest) -%}
+        {%- endfor -%}
         {%- set filtered -%}
-            (select * from {{ relation }} where {{ where | replace('__this__', relation | string) }}) dbt_subquery
+            (select * from {{ relation }} where {{ filter.sql }}) dbt_subquery
         {%- endset -%}
         {%- do return(filtered) -%}
     {%- else -%}

@@ -11,18 +11,38 @@ with events as (
     from {{ ref('dim_events') }}
 ),
 
+-- Per event: the days before the one `popularity_as_of` falls on are settled (each day's growth
+-- times its decay); that day and any later one are summed interaction by interaction, since an
+-- interaction after `popularity_as_of` (clock skew) counts with its full weight.
 interaction_counts as (
     select
         event_id,
-        count(*) as interactions,
-        count(*) filter (where interaction_type = 'view') as views,
-        count(*) filter (where interaction_type = 'click') as clicks,
-        count(*) filter (where interaction_type = 'favorite') as favorites,
-        count(*) filter (where interaction_type = 'share') as shares,
-        count(*) filter (where interaction_type = 'dismiss') as dismissals,
-        sum(weight * {{ decay_factor('occurred_at') }}) as popularity_score,
-        max(occurred_at) as last_interaction_at
+        sum(interactions) as interactions,
+        sum(views) as views,
+        sum(clicks) as clicks,
+        sum(favorites) as favorites,
+        sum(shares) as shares,
+        sum(dismissals) as dismissals,
+        sum(
+            weight_growth * exp(
+                -ln(2.0)
+                * extract(epoch from ({{ popularity_as_of() }} - activity_date::timestamp at time zone 'utc'))
+                / (86400.0 * {{ var('popularity_half_life_days') }})
+            )
+        ) filter (
+            where activity_date < ({{ popularity_as_of() }} at time zone 'utc')::date
+        ) as settled_score,
+        max(last_interaction_at) as last_interaction_at
+    from {{ ref('fct_event_activity_daily') }}
+    group by event_id
+),
+
+recent_scores as (
+    select
+        event_id,
+        sum(weight * {{ decay_factor('occurred_at') }}) as recent_score
     from {{ ref('fct_interactions') }}
+    where occurred_date >= ({{ popularity_as_of() }} at time zone 'utc')::date
     group by event_id
 ),
 
@@ -53,11 +73,15 @@ scored as (
         coalesce(user_stages.attendance, 0) as attendance,
         coalesce(interaction_counts.dismissals, 0) as dismissals,
         coalesce(user_stages.distinct_users, 0) as distinct_users,
-        coalesce(interaction_counts.popularity_score, 0)::double precision as popularity_score,
+        (
+            coalesce(interaction_counts.settled_score, 0) + coalesce(recent_scores.recent_score, 0)
+        )::double precision as popularity_score,
         interaction_counts.last_interaction_at
     from events
     left join interaction_counts
         on events.event_id = interaction_counts.event_id
+    left join recent_scores
+        on events.event_id = recent_scores.event_id
     left join user_stages
         on events.event_id = user_stages.event_id
 )

@@ -5,6 +5,7 @@
         incremental_strategy='delete_insert_logged',
         log_columns=['user_id', 'event_id', 'occurred_date'],
         on_schema_change='append_new_columns',
+        post_hook=['analyze {{ this }}'],
         indexes=[
             {'columns': ['interaction_id'], 'unique': True},
             {'columns': ['loaded_at']},

@@ -5,6 +5,7 @@
         incremental_strategy='replace_keys',
         tombstone='user_id is null',
         on_schema_change='append_new_columns',
+        post_hook=['analyze {{ this }}'],
         indexes=[
             {'columns': ['activity_date', 'user_id'], 'unique': True},
             {'columns': ['interactions_watermark']},

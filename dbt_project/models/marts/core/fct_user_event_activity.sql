@@ -5,6 +5,7 @@
         incremental_strategy='replace_keys',
         tombstone='interaction_count = 0 and not has_registration',
         on_schema_change='append_new_columns',
+        post_hook=['analyze {{ this }}'],
         indexes=[
             {'columns': ['user_id', 'event_id'], 'unique': True},
             {'columns': ['interactions_watermark']},
