@@ -25,7 +25,7 @@ from models.protocols import evaluate_on_split, make_split
 from models.registry import MODEL_REGISTRY, PARAM_GRIDS, make_model
 from models.tuning import tune
 
-# Defaults sized for the medium data set (see the module docstring and docs/benchmarks_models.md).
+# Defaults sized for the medium data set (see the module docstring and docs/benchmarks/models.md).
 TUNING_BUDGET_S = 90.0
 TUNING_USERS = 10_000
 EVAL_USERS = 25_000
