@@ -28,6 +28,8 @@ def tracking(tmp_path: Path) -> Iterator[str]:
     previous = mlflow.get_tracking_uri()
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
+    # Artifacts would otherwise default to ./mlruns in the working directory.
+    mlflow.create_experiment("recommenders-test", artifact_location=(tmp_path / "art").as_uri())
     mlflow.set_experiment("recommenders-test")
     try:
         yield uri
