@@ -89,6 +89,9 @@
     {%- set unique_key = arg_dict['unique_key'] -%}
     {%- set keys = [unique_key] if unique_key is string else unique_key -%}
     {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    -- The new rows are a few thousand: with statistics the delete probes the key's index.
+    analyze {{ source }};
+
     delete from {{ target }}
     where ({{ keys | join(', ') }}) in (
         select {{ keys | join(', ') }}

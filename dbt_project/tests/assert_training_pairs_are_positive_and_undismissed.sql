@@ -1,10 +1,28 @@
--- No training pair was ever dismissed, and each weight is the weight of a positive type.
-with dismissals as (
-    select distinct
+-- No training pair was ever dismissed, and each weight is the weight of a positive type. Checked
+-- on the pairs the latest run of fct_user_event_activity wrote (every pair after a full build).
+{%- set pairs = ref('fct_user_event_activity') -%}
+{%- set newest = 'null' -%}
+{%- if execute -%}
+    {%- set value = run_query('select max(interactions_watermark)::text from ' ~ pairs).columns[0].values()[0] -%}
+    {%- set newest = "'" ~ value ~ "'" if value is not none else 'null' -%}
+{%- endif %}
+with written_pairs as (
+    select
         user_id,
         event_id
-    from {{ ref('fct_interactions') }}
-    where interaction_type = 'dismiss'
+    from {{ pairs }}
+    where interactions_watermark = {{ newest }}
+),
+
+dismissals as (
+    select distinct
+        fct.user_id,
+        fct.event_id
+    from written_pairs
+    inner join {{ ref('fct_interactions') }} as fct
+        on written_pairs.user_id = fct.user_id
+        and written_pairs.event_id = fct.event_id
+    where fct.interaction_type = 'dismiss'
 ),
 
 positive_weights as (
@@ -18,6 +36,9 @@ select
     training.event_id,
     training.weight
 from {{ ref('ml_training_interactions') }} as training
+inner join written_pairs
+    on training.user_id = written_pairs.user_id
+    and training.event_id = written_pairs.event_id
 where exists (
     select 1
     from dismissals

@@ -46,14 +46,14 @@ recent_scores as (
     group by event_id
 ),
 
+-- Distinct users per stage, as the funnel counts them from fct_user_event_activity.
 user_stages as (
     select
         event_id,
-        count(*) filter (where reached_view) as distinct_users,
-        count(*) filter (where reached_register) as registrations,
-        count(*) filter (where reached_attend) as attendance
-    from {{ ref('fct_user_event_activity') }}
-    group by event_id
+        viewers as distinct_users,
+        registrants as registrations,
+        attendees as attendance
+    from {{ ref('mart_event_funnel') }}
 ),
 
 scored as (
