@@ -165,6 +165,17 @@ def _as_list(body: Any) -> list[Any]:
     return items
 
 
+async def _checked_batch(
+    body: Any, conn: Connection, principal: Principal
+) -> tuple[list[Any], list[int], list[int]]:
+    """The batch as a list, each item's owner allowed and its user and event known."""
+    items = _as_list(body)
+    users = _owners(items, principal)
+    events = [item.event_id for item in items]
+    await _check_references(conn, users, events)
+    return items, users, events
+
+
 @router.post("/interactions", response_model=Accepted, status_code=202, tags=["interactions"])
 async def post_interactions(
     body: Annotated[InteractionIn | list[InteractionIn], Body()],
@@ -172,10 +183,7 @@ async def post_interactions(
     principal: CurrentPrincipal,
 ) -> object:
     """Record one interaction or a batch (at most 1000); duplicates by id are skipped."""
-    items = _as_list(body)
-    users = _owners(items, principal)
-    events = [item.event_id for item in items]
-    await _check_references(conn, users, events)
+    items, users, events = await _checked_batch(body, conn, principal)
     now = datetime.now(UTC)
     params = {
         "id": [item.id for item in items],
@@ -204,10 +212,7 @@ async def post_feedback(
     principal: CurrentPrincipal,
 ) -> object:
     """Record what users did with recommendations (impressions, clicks, dismissals...)."""
-    items = _as_list(body)
-    users = _owners(items, principal)
-    events = [item.event_id for item in items]
-    await _check_references(conn, users, events)
+    items, users, events = await _checked_batch(body, conn, principal)
     now = datetime.now(UTC)
     params = {
         "id": [item.id for item in items],
