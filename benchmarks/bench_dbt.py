@@ -186,7 +186,7 @@ def load_base(url: str, size: str, days: int):
     ]
 
 
-def dbt(url: str, *args: str, target: Path) -> float:
+def dbt(url: str, *args: str, target: Path, project: Path = PROJECT_DIR) -> float:
     """Run dbt against ``url``; the wall time in seconds (raises with dbt's output on failure)."""
     from urllib.parse import urlsplit
 
@@ -204,9 +204,9 @@ def dbt(url: str, *args: str, target: Path) -> float:
         str(DBT),
         *args,
         "--project-dir",
-        str(PROJECT_DIR),
+        str(project),
         "--profiles-dir",
-        str(PROJECT_DIR),
+        str(project),
         "--target-path",
         str(target),
         "--log-path",
@@ -220,12 +220,21 @@ def dbt(url: str, *args: str, target: Path) -> float:
     return elapsed
 
 
-def daily_run(url: str, day: date, target: Path) -> tuple[float, float]:
+def daily_run(url: str, day: date, target: Path, project: Path) -> tuple[float, float]:
     """The two dbt invocations of one new daily partition; their wall times."""
     variables = json.dumps(
         {"interactions_from": day.isoformat(), "interactions_to": (day + timedelta(1)).isoformat()}
     )
-    fact = dbt(url, *BUILD_ARGS, "--select", "fct_interactions", "--vars", variables, target=target)
+    fact = dbt(
+        url,
+        *BUILD_ARGS,
+        "--select",
+        "fct_interactions",
+        "--vars",
+        variables,
+        target=target,
+        project=project,
+    )
     marts = dbt(
         url,
         *BUILD_ARGS,
@@ -234,6 +243,7 @@ def daily_run(url: str, day: date, target: Path) -> tuple[float, float]:
         "--exclude",
         "fct_interactions",
         target=target,
+        project=project,
     )
     return fact, marts
 
@@ -249,6 +259,9 @@ def main() -> None:
     parser.add_argument("--full-builds", type=int, default=3)
     parser.add_argument("--pgdata", type=Path, help="keep the server's data here between runs")
     parser.add_argument("--dbt-target", type=Path, help="keep dbt's target and logs here")
+    parser.add_argument(
+        "--project-dir", type=Path, default=PROJECT_DIR, help="another dbt project to time"
+    )
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
 
@@ -261,18 +274,20 @@ def main() -> None:
             held = load_base(url, args.size, args.days)
             with psycopg.connect(url) as conn:
                 base_rows = conn.execute("SELECT count(*) FROM raw.interactions").fetchone()[0]
-            dbt(url, "parse", target=target)
+            dbt(url, "parse", target=target, project=args.project_dir)
             print(f"raw.interactions: {base_rows:,} rows; load average {load_average()}")
 
             full = []
             for run in range(args.full_builds):
-                full.append(dbt(url, "build", "--full-refresh", target=target))
+                full.append(
+                    dbt(url, "build", "--full-refresh", target=target, project=args.project_dir)
+                )
                 print(f"full build {run + 1}: {full[-1]:6.1f} s   (load {load_average()})")
 
             daily = []
             for day, interactions, registrations in held:
                 land(url, interactions, registrations)
-                fact, marts = daily_run(url, day, target)
+                fact, marts = daily_run(url, day, target, args.project_dir)
                 daily.append((fact, marts))
                 print(
                     f"daily run {day} ({interactions.height:,} interactions): "

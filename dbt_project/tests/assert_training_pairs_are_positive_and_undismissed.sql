@@ -1,27 +1,26 @@
--- No training pair was ever dismissed, and each weight is the weight of a positive type. Checked
--- on the pairs the latest run of fct_user_event_activity wrote (every pair after a full build).
+-- No training pair was ever dismissed, and each weight is the weight of a positive type. After a
+-- full build every pair is checked; after an incremental run, the pairs that run wrote.
 {%- set pairs = ref('fct_user_event_activity') -%}
-{%- set newest = 'null' -%}
+{%- set written = none -%}
 {%- if execute -%}
-    {%- set value = run_query('select max(interactions_watermark)::text from ' ~ pairs).columns[0].values()[0] -%}
-    {%- set newest = "'" ~ value ~ "'" if value is not none else 'null' -%}
+    {%- set marks = run_query(
+        'select min(interactions_watermark)::text, max(interactions_watermark)::text from ' ~ pairs
+    ).rows[0] -%}
+    {%- if marks[0] != marks[1] -%}
+        {%- set written = marks[1] -%}
+    {%- endif -%}
 {%- endif %}
-with written_pairs as (
-    select
-        user_id,
-        event_id
-    from {{ pairs }}
-    where interactions_watermark = {{ newest }}
-),
-
-dismissals as (
+with dismissals as (
     select distinct
         fct.user_id,
         fct.event_id
-    from written_pairs
-    inner join {{ ref('fct_interactions') }} as fct
-        on written_pairs.user_id = fct.user_id
-        and written_pairs.event_id = fct.event_id
+    from {{ ref('fct_interactions') }} as fct
+    {% if written is not none %}
+    inner join {{ pairs }} as pairs
+        on fct.user_id = pairs.user_id
+        and fct.event_id = pairs.event_id
+        and pairs.interactions_watermark = '{{ written }}'
+    {% endif %}
     where fct.interaction_type = 'dismiss'
 ),
 
@@ -36,9 +35,12 @@ select
     training.event_id,
     training.weight
 from {{ ref('ml_training_interactions') }} as training
-inner join written_pairs
-    on training.user_id = written_pairs.user_id
-    and training.event_id = written_pairs.event_id
+{% if written is not none %}
+inner join {{ pairs }} as pairs
+    on training.user_id = pairs.user_id
+    and training.event_id = pairs.event_id
+    and pairs.interactions_watermark = '{{ written }}'
+{% endif %}
 where exists (
     select 1
     from dismissals
