@@ -27,6 +27,10 @@ INTERACTION_WEIGHTS: dict[str, float] = {
     "dismiss": 0.0,
 }
 
+# The PostgreSQL channel on which changes that alter recommendation answers are announced (by
+# the triggers of migration 0006 and by the serving swap); the API's workers listen on it.
+RECOMMENDATIONS_CHANGED_CHANNEL = "recommendations_changed"
+
 # Separator of list values (tags, interests) inside CSV cells.
 LIST_SEPARATOR = "|"
 

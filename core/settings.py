@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     )
     api_pool_min: int = Field(default=2)
     api_pool_max: int = Field(default=16)
+    recommendation_answers_ttl_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="Longest a worker keeps a recommendation answer (changes drop it sooner); "
+        "0 turns the cache off.",
+    )
     cors_origins: list[str] = Field(default_factory=list)
     gzip_min_bytes: int = Field(default=1024)
     interactions_start_date: date = Field(

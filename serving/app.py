@@ -7,6 +7,8 @@ not apply migrations: ``python -m core.migrate`` does, before the API starts.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from core.settings import Settings, get_settings
+from serving.answer_cache import AnswerCache, listen_for_changes
 from serving.cache import ResponseCache
 from serving.db import create_pool
 from serving.docs import install_docs
@@ -52,9 +55,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # unhealthy) even while the database is still coming up.
         await pool.open(wait=False)
         app.state.pool = pool
+        answers: AnswerCache = app.state.recommendation_answers
+        listener = (
+            asyncio.create_task(listen_for_changes(answers, settings.app_database_url))
+            if answers.ttl > 0
+            else None
+        )
         try:
             yield
         finally:
+            if listener is not None:
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listener
             await pool.close()
 
     app = FastAPI(
@@ -68,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.response_cache = ResponseCache(ttl=2.0)
     app.state.event_fragments = recommendations.EventFragments()
+    app.state.recommendation_answers = AnswerCache(ttl=settings.recommendation_answers_ttl_seconds)
     app.state.login_throttle = LoginThrottle(max_failures=5, window_seconds=300)
     app.state.client_throttle = LoginThrottle(max_failures=100, window_seconds=300)
     install_error_handlers(app)

@@ -11,6 +11,7 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
+from core.contracts import RECOMMENDATIONS_CHANGED_CHANNEL
 from pipelines.ingest.loading import copy_into
 
 SERVING_TABLES = ("user_recommendations", "similar_events", "popular_events")
@@ -109,7 +110,11 @@ def fill_next_tables(
 
 
 def swap_in_next_tables(conn: psycopg.Connection) -> None:
-    """Rename every ``_next`` table over its live one, in the caller's (short) transaction."""
+    """Rename every ``_next`` table over its live one, in the caller's (short) transaction.
+
+    The API's workers are told at commit to drop the answers they built from the old set.
+    """
+    conn.execute("SELECT pg_notify(%s, '*')", [RECOMMENDATIONS_CHANGED_CHANNEL])
     for table in SERVING_TABLES:
         live = sql.Identifier("serving", table)
         conn.execute(sql.SQL("DROP TABLE {}").format(live))

@@ -16,6 +16,7 @@ from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_val
 from starlette.responses import Response
 
 from core.contracts import EVENT_STATUSES
+from serving.answer_cache import recommendation_answers
 from serving.cache import cache_key, response_cache
 from serving.common import (
     EVENT_COLUMNS,
@@ -320,6 +321,7 @@ async def create_event(body: EventIn, conn: Connection, principal: CurrentPrinci
 
 
 async def _update(
+    request: Request,
     conn: Connection,
     event_id: int,
     principal: Principal,
@@ -365,6 +367,7 @@ async def _update(
         assert updated is not None
         if updated["capacity"] > current["capacity"]:
             await promote_waitlisted(conn, event_id, updated["capacity"])
+    recommendation_answers(request).everything_changed()
     return updated
 
 
@@ -379,6 +382,7 @@ async def promote_waitlisted(conn: Connection, event_id: int, capacity: int) -> 
 
 @router.patch("/{event_id}", response_model=EventOut, responses={412: ERROR_RESPONSES[412]})
 async def update_event(
+    request: Request,
     event_id: EventId,
     body: EventPatch,
     conn: Connection,
@@ -392,12 +396,13 @@ async def update_event(
     for column, value in list(changes.items()):
         if value is None and column not in nullable:
             raise ApiError(422, "validation_error", f"{column} cannot be null")
-    event = await _update(conn, event_id, principal, changes, version)
+    event = await _update(request, conn, event_id, principal, changes, version)
     return respond(event, headers={"ETag": etag(event)})
 
 
 @router.delete("/{event_id}", response_model=EventOut, responses={412: ERROR_RESPONSES[412]})
 async def cancel_event(
+    request: Request,
     event_id: EventId,
     conn: Connection,
     principal: CurrentPrincipal,
@@ -409,5 +414,5 @@ async def cancel_event(
     current = await cur.fetchone()
     if current is not None and current["status"] == "cancelled" and can_manage(principal, current):
         return respond(current, headers={"ETag": etag(current)})  # already cancelled: idempotent
-    event = await _update(conn, event_id, principal, {"status": "cancelled"}, version)
+    event = await _update(request, conn, event_id, principal, {"status": "cancelled"}, version)
     return respond(event, headers={"ETag": etag(event)})

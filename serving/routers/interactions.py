@@ -12,11 +12,12 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import orjson
-from fastapi import APIRouter, Body, Path
+from fastapi import APIRouter, Body, Path, Request
 from psycopg.types.json import Jsonb
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
 from core.contracts import FEEDBACK_ACTIONS, INTERACTION_SOURCES, INTERACTION_TYPES
+from serving.answer_cache import recommendation_answers
 from serving.common import MAX_BIGINT, PageInfo, PagingDep, respond
 from serving.db import Connection
 from serving.errors import ERROR_RESPONSES, ApiError, forbidden
@@ -176,8 +177,16 @@ async def _checked_batch(
     return items, users, events
 
 
+def _forget_answers_of(request: Request, users: list[int], negative: list[bool]) -> None:
+    """Drop the cached recommendations of users who just dismissed or disliked an event."""
+    answers = recommendation_answers(request)
+    for user_id in {user for user, flag in zip(users, negative, strict=True) if flag}:
+        answers.user_changed(user_id)
+
+
 @router.post("/interactions", response_model=Accepted, status_code=202, tags=["interactions"])
 async def post_interactions(
+    request: Request,
     body: Annotated[InteractionIn | list[InteractionIn], Body()],
     conn: Connection,
     principal: CurrentPrincipal,
@@ -197,6 +206,7 @@ async def post_interactions(
     }
     cur = await conn.execute(INSERT_INTERACTIONS_SQL, params)
     stored = len(await cur.fetchall())
+    _forget_answers_of(request, users, [item.type == "dismiss" for item in items])
     return respond({"accepted": stored, "duplicates": len(items) - stored}, status_code=202)
 
 
@@ -207,6 +217,7 @@ async def post_interactions(
     tags=["recommendations"],
 )
 async def post_feedback(
+    request: Request,
     body: Annotated[FeedbackIn | list[FeedbackIn], Body()],
     conn: Connection,
     principal: CurrentPrincipal,
@@ -225,6 +236,7 @@ async def post_feedback(
     }
     cur = await conn.execute(INSERT_FEEDBACK_SQL, params)
     stored = len(await cur.fetchall())
+    _forget_answers_of(request, users, [item.action in ("dismiss", "dislike") for item in items])
     return respond({"accepted": stored, "duplicates": len(items) - stored}, status_code=202)
 
 

@@ -5,7 +5,8 @@ Each answer is one query: the precomputed rows joined with the events, filtered 
 batch ran). It returns ids and row versions only; the events themselves are rendered once per
 version and worker (:class:`EventFragments`), so a second query runs only for events that are
 new to the worker or changed. Users without a precomputed set, or whose set runs dry, get
-popular events: in their home city, then in their interests, then globally.
+popular events: in their home city, then in their interests, then globally. Each worker keeps
+the answers it computed until what they show changes (:mod:`serving.answer_cache`).
 
 The batch job swaps these tables by renaming fresh copies; the queries name the tables, never
 their OIDs, so a swap under load only makes PostgreSQL re-plan a prepared statement.
@@ -13,6 +14,7 @@ their OIDs, so a swap under load only makes PostgreSQL re-plan a prepared statem
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -22,6 +24,7 @@ from psycopg.rows import tuple_row
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
+from serving.answer_cache import AnswerCache
 from serving.common import (
     EVENT_COLUMNS,
     MAX_BIGINT,
@@ -201,7 +204,24 @@ async def recommend_events(request: Request) -> object:
         user_id = principal.user_id
     if not principal.may_act_for(user_id):
         raise forbidden("recommendations are private to their user")
-    params: dict[str, Any] = {"user_id": user_id, "limit": limit, "category": category}
+    answers: AnswerCache = request.app.state.recommendation_answers
+    key = (user_id, limit, algorithm, category)
+    body = answers.get(key)
+    if body is None:
+        ticket = answers.ticket(user_id)
+        body, event_ids, first_start = await _compute_answer(request, user_id, query)
+        answers.put(
+            key, ticket, user_id=user_id, body=body, event_ids=event_ids, first_start=first_start
+        )
+    return Response(body, media_type=JSON)
+
+
+async def _compute_answer(
+    request: Request, user_id: int, query: RecommendationQuery
+) -> tuple[bytes, list[int], float]:
+    """The answer's JSON, the events it shows and when the first of them starts (epoch s)."""
+    limit, algorithm = query.limit, query.algorithm
+    params: dict[str, Any] = {"user_id": user_id, "limit": limit, "category": query.category}
     rows: list[tuple[int, str, float, str, str]] = []
     fragments: EventFragments = request.app.state.event_fragments
     # The hottest endpoint: the connection is taken inline rather than through a dependency.
@@ -233,7 +253,9 @@ async def recommend_events(request: Request) -> object:
     head = orjson.dumps(
         {"user_id": user_id, "model_version": rows[0][4] if rows else None, "source": source}
     )
-    return Response(head[:-1] + b',"recommendations":[' + items + b"]}", media_type=JSON)
+    event_ids = [row[0] for row in rows]
+    first_start = min((fragments.starts_at(event_id) for event_id in event_ids), default=math.inf)
+    return head[:-1] + b',"recommendations":[' + items + b"]}", event_ids, first_start
 
 
 class EventFragments:
@@ -247,7 +269,8 @@ class EventFragments:
 
     def __init__(self, max_entries: int = 50_000) -> None:
         self.max_entries = max_entries
-        self._rendered: dict[int, tuple[str, bytes]] = {}
+        # id -> (row version, JSON without its closing brace, start as epoch seconds)
+        self._rendered: dict[int, tuple[str, bytes, float]] = {}
 
     async def ensure(self, conn: AsyncConnection[Any], versions: list[tuple[int, str]]) -> bool:
         """Render the events of ``versions`` (id, row version) not cached at that version.
@@ -269,11 +292,15 @@ class EventFragments:
         for row in await cur.fetchall():
             version = row.pop("row_version")
             # Without the closing brace, so that per-request fields can follow.
-            rendered[row["id"]] = (version, orjson.dumps(row)[:-1])
+            rendered[row["id"]] = (version, orjson.dumps(row)[:-1], row["starts_at"].timestamp())
         return True
 
     def has(self, event_id: int) -> bool:
         return event_id in self._rendered
+
+    def starts_at(self, event_id: int) -> float:
+        """The cached event's start, in epoch seconds."""
+        return self._rendered[event_id][2]
 
     def render(self, event_id: int, extra: dict[str, Any]) -> bytes:
         """The cached event as JSON with ``extra``'s fields appended after its own."""

@@ -12,9 +12,10 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import psycopg
-from fastapi import APIRouter, Body, Path
+from fastapi import APIRouter, Body, Path, Request
 from pydantic import BaseModel, Field
 
+from serving.answer_cache import recommendation_answers
 from serving.common import MAX_BIGINT, EventId, PageInfo, PagingDep, respond
 from serving.db import Connection
 from serving.errors import ERROR_RESPONSES, ApiError, forbidden, not_found
@@ -125,6 +126,7 @@ async def _with_position(conn: Connection, registration: dict[str, Any]) -> dict
     responses={200: {"model": RegistrationOut, "description": "Already registered"}},
 )
 async def register(
+    request: Request,
     event_id: EventId,
     conn: Connection,
     principal: CurrentPrincipal,
@@ -155,12 +157,20 @@ async def register(
         registration = await cur.fetchone()
         assert registration is not None
         registration = await _with_position(conn, registration)
+    answers = recommendation_answers(request)
+    answers.user_changed(user_id)
+    if status == "confirmed":
+        answers.event_filled(event_id)
     return respond(registration, status_code=201)
 
 
 @router.delete("/events/{event_id}/registrations/{user_id}", response_model=RegistrationOut)
 async def cancel_registration(
-    event_id: EventId, user_id: UserId, conn: Connection, principal: CurrentPrincipal
+    request: Request,
+    event_id: EventId,
+    user_id: UserId,
+    conn: Connection,
+    principal: CurrentPrincipal,
 ) -> object:
     """Give a place up; the first waitlisted user takes it. Cancelling twice is harmless."""
     async with conn.transaction():
@@ -179,6 +189,11 @@ async def cancel_registration(
         assert cancelled is not None
         if existing["status"] == "confirmed":
             await promote_waitlisted(conn, event_id, event["capacity"])
+    answers = recommendation_answers(request)
+    answers.user_changed(user_id)
+    if existing["status"] in ("confirmed", "attended"):
+        # A place freed can bring the event back into anyone's answers.
+        answers.everything_changed()
     return respond(await _with_position(conn, cancelled))
 
 

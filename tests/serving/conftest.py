@@ -43,8 +43,9 @@ async def client(db: psycopg.Connection) -> AsyncIterator[httpx.AsyncClient]:
     from serving.app import create_app
 
     app = create_app()
-    # Tests change rows between identical reads; micro-caching is tested on its own.
+    # Tests change rows between identical reads; both caches are tested on their own.
     app.state.response_cache.ttl = 0
+    app.state.recommendation_answers.ttl = 0
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(
