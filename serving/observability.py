@@ -68,7 +68,7 @@ def configure_logging(level: int = logging.INFO) -> None:
 
 
 class PoolCollector(Collector):
-    """Connection-pool gauges read from psycopg_pool at scrape time."""
+    """Connection-pool and answer-cache gauges, read at scrape time."""
 
     def __init__(self, app: Any) -> None:
         self._app = app
@@ -91,6 +91,18 @@ class PoolCollector(Collector):
             total = GaugeMetricFamily(f"api_db_{key}", f"psycopg_pool {key} since start")
             total.add_metric([], float(stats.get(key, 0)))
             yield total
+        answers = getattr(self._app.state, "recommendation_answers", None)
+        if answers is None:
+            return
+        for name, value, help_text in (
+            ("hits", answers.hits, "Recommendation answers served from memory since start"),
+            ("misses", answers.misses, "Recommendation answers computed since start"),
+            ("entries", len(answers), "Recommendation answers held"),
+            ("listening", int(answers.listening), "1 while the change listener is connected"),
+        ):
+            gauge = GaugeMetricFamily(f"api_recommendation_answers_{name}", help_text)
+            gauge.add_metric([], float(value))
+            yield gauge
 
 
 class Metrics:

@@ -186,6 +186,9 @@ async def test_repeated_reads_come_from_memory(cached_client, world):
     for _ in range(3):
         assert await shown(cached_client, world) == everything
     assert answers.hits == hits + 3
+    metrics = (await cached_client.get("/metrics")).text
+    assert f"api_recommendation_answers_hits {float(answers.hits)}" in metrics
+    assert "api_recommendation_answers_listening 1.0" in metrics
 
 
 async def test_changes_by_other_writers_reach_the_answers(cached_client, world, db):
