@@ -72,6 +72,9 @@ async def test_database_restart_under_load(own_server):
             assert time.monotonic() - started < 1.0
         body = (await client.get("/api/v1/events")).json()
         assert body["error"]["code"] == "database_unavailable"
+        # Changes could go unheard now: no recommendation answer may come from memory.
+        answers = app.state.recommendation_answers
+        assert not answers.listening
 
         await to_thread.run_sync(lambda: pgserver.start(pgdata, port, for_tests=True))
         back = time.monotonic()
@@ -82,6 +85,9 @@ async def test_database_restart_under_load(own_server):
             assert time.monotonic() - back < 5, response.text
             await sleep(0.1)
         assert (await client.get("/health")).json() == {"status": "ok", "database": "ok"}
+        while not answers.listening:
+            assert time.monotonic() - back < 5, "the change listener did not reconnect"
+            await sleep(0.05)
         await sleep(0.3)
         running = False
     assert set(statuses) <= {200, 503}
