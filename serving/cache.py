@@ -7,20 +7,25 @@ bytes for a couple of seconds per worker bounds that work to one query per key a
 at the price of new events showing up in those lists up to ``ttl`` seconds later.
 Only anonymous-safe answers go here: nothing that depends on the caller.
 
-When an entry expires under load, the many requests for it that arrive while it is being
-recomputed wait for that one computation (single flight) instead of each running the same
-query: without this, every expiry of a busy search set off a burst of identical full-text
-queries that held the pool's connections and delayed every other endpoint.
+A key nobody has cached yet is computed once for all the requests that ask for it meanwhile
+(single flight) instead of each running the same query: without this, a busy search set off a
+burst of identical full-text queries that held the pool's connections and delayed every other
+endpoint. A busy key that has just expired is refreshed in the background while its previous
+body keeps being served (stale-while-revalidate), so no request waits for that refresh; a body
+is served stale only within one more ``ttl`` after it expired, and only while its refresh runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
+
+log = logging.getLogger("serving.cache")
 
 
 class ResponseCache:
@@ -31,6 +36,7 @@ class ResponseCache:
         self.max_entries = max_entries
         self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self._inflight: dict[str, asyncio.Future[bytes | None]] = {}
+        self._refreshing: dict[str, asyncio.Task[None]] = {}
 
     def get(self, key: str) -> bytes | None:
         entry = self._entries.get(key)
@@ -38,10 +44,29 @@ class ResponseCache:
             return None
         expires, body = entry
         if expires < time.monotonic():
-            del self._entries[key]
             return None
         self._entries.move_to_end(key)
         return body
+
+    def _stale(self, key: str) -> bytes | None:
+        """The expired body of ``key`` while it may still stand in for a refresh in progress."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        expires, body = entry
+        if expires + self.ttl < time.monotonic():
+            del self._entries[key]
+            return None
+        return body
+
+    async def _refresh(self, key: str, compute: Callable[[], Awaitable[bytes]]) -> None:
+        try:
+            self.put(key, await compute())
+        except Exception:
+            # Nothing is kept: the first request after the stale window computes it anew.
+            log.warning("background refresh of %s failed", key, exc_info=True)
+        finally:
+            del self._refreshing[key]
 
     def put(self, key: str, body: bytes) -> None:
         if self.ttl <= 0:
@@ -66,6 +91,11 @@ class ResponseCache:
             return body
         if self.ttl <= 0:
             return await compute()
+        stale = self._stale(key)
+        if stale is not None:
+            if key not in self._refreshing and key not in self._inflight:
+                self._refreshing[key] = asyncio.create_task(self._refresh(key, compute))
+            return stale
         pending = self._inflight.get(key)
         if pending is not None:
             shared = await asyncio.shield(pending)

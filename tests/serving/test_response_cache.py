@@ -58,3 +58,45 @@ async def test_disabled_cache_computes_every_time():
 
     await asyncio.gather(*(cache.fetch("k", compute) for _ in range(3)))
     assert calls == 3
+
+
+async def test_an_expired_busy_key_is_served_while_it_refreshes():
+    cache = ResponseCache(ttl=0.05)
+    versions = iter([b"v1", b"v2", b"v3"])
+    calls = 0
+
+    async def compute() -> bytes:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.01)
+        return next(versions)
+
+    assert await cache.fetch("k", compute) == b"v1"
+    await asyncio.sleep(0.06)
+    # Expired: the old body comes back at once, one refresh runs behind it.
+    assert await asyncio.gather(*(cache.fetch("k", compute) for _ in range(5))) == [b"v1"] * 5
+    await asyncio.sleep(0.02)
+    assert calls == 2
+    assert await cache.fetch("k", compute) == b"v2"
+    # Past one more ttl without a request, the old body is not served any more.
+    await asyncio.sleep(0.11)
+    assert await cache.fetch("k", compute) == b"v3"
+    assert calls == 3
+
+
+async def test_a_failed_refresh_keeps_nothing_and_is_retried():
+    cache = ResponseCache(ttl=0.05)
+    bodies = iter([b"v1"])
+
+    async def compute() -> bytes:
+        body = next(bodies, None)
+        if body is None:
+            raise RuntimeError("database unavailable")
+        return body
+
+    assert await cache.fetch("k", compute) == b"v1"
+    await asyncio.sleep(0.06)
+    assert await cache.fetch("k", compute) == b"v1"  # stale, refresh fails behind it
+    await asyncio.sleep(0.06)
+    with pytest.raises(RuntimeError):
+        await cache.fetch("k", compute)  # stale window over: the caller computes and sees the error
