@@ -8,7 +8,7 @@ import scipy.sparse as sp
 
 from models.base import Recommender
 from models.matrix import interaction_matrix, row_normalize
-from models.topk import block_rows, top_k
+from models.topk import block_rows, map_blocks, sparse_top_k
 
 SIMILARITIES = ("cosine", "bm25")
 
@@ -59,39 +59,45 @@ class ItemKNNRecommender(Recommender):
             item_users = _bm25(item_users, self.bm25_k1, self.bm25_b)
         return row_normalize(item_users)
 
-    def _raw_similarity(
-        self, rows: np.ndarray, cols: np.ndarray | None, right_t: sp.csr_matrix | None = None
-    ) -> np.ndarray:
-        vectors = self.item_vectors_
-        right = vectors if cols is None else vectors[cols]
-        if right_t is None:
-            right_t = sp.csr_matrix(right.T)
-        sims = (vectors[rows] @ right_t).toarray().astype(np.float32, copy=False)
+    def _similarity(
+        self, left: sp.csr_matrix, right_t: sp.csr_matrix, right_t_binary: sp.csr_matrix | None
+    ) -> sp.csr_matrix:
+        """Sparse similarities of the item vectors ``left`` (rows) to the columns of ``right_t``.
+
+        ``right_t_binary`` is ``right_t`` with every stored value set to 1, needed (and given)
+        only with ``shrink``. Cells of items sharing no user stay absent.
+        """
+        sims = sp.csr_matrix(left @ right_t)
         if self.shrink > 0:
             # Damp similarities resting on few co-occurrences (a few shared users).
-            support = (vectors[rows] > 0).astype(np.float32) @ (right > 0).astype(np.float32).T
-            support = support.toarray()
-            sims *= support / (support + self.shrink)
+            support = sp.csr_matrix(_binary(left) @ right_t_binary)
+            support.data = support.data / (support.data + self.shrink)
+            sims = sp.csr_matrix(sims.multiply(support))
         return sims
 
     def _neighbours(self, vectors: sp.csr_matrix) -> sp.csr_matrix:
         n_items = vectors.shape[0]
-        step = block_rows(n_items)
-        rows_all, cols_all, vals_all = [], [], []
         # Transposed once (users × items CSR): scipy would otherwise convert it every block.
         vectors_t = sp.csr_matrix(vectors.T)
-        for start in range(0, n_items, step):
-            rows = np.arange(start, min(start + step, n_items))
-            sims = self._raw_similarity(rows, None, vectors_t)
-            sims[np.arange(rows.size), rows] = -np.inf
-            sims[sims <= 0] = -np.inf
-            r, c, v = top_k(sims, self.k_neighbors)
-            rows_all.append(rows[r])
-            cols_all.append(c)
-            vals_all.append(v)
-        rows_cat = np.concatenate(rows_all) if rows_all else np.empty(0, np.int64)
-        cols_cat = np.concatenate(cols_all) if cols_all else np.empty(0, np.int64)
-        vals_cat = np.concatenate(vals_all) if vals_all else np.empty(0, np.float32)
+        vectors_t_binary = _binary(vectors_t) if self.shrink > 0 else None
+        # A block's similarities are sparse, but the rows are sized as if they were dense so a
+        # block stays bounded even when nearly every pair of items shares a user.
+        step = block_rows(n_items)
+
+        def block(start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            stop = min(start + step, n_items)
+            sims = self._similarity(vectors[start:stop], vectors_t, vectors_t_binary)
+            # An item is not its own neighbour, and a non-positive similarity is no evidence.
+            row_of = np.repeat(np.arange(start, stop), np.diff(sims.indptr))
+            sims.data[(sims.indices == row_of) | (sims.data <= 0)] = 0
+            sims.eliminate_zeros()
+            r, c, v = sparse_top_k(sims, self.k_neighbors)
+            return r + start, c, v
+
+        parts = map_blocks(block, range(0, n_items, step))
+        rows_cat = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.int64)
+        cols_cat = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, np.int64)
+        vals_cat = np.concatenate([p[2] for p in parts]) if parts else np.empty(0, np.float32)
         # Row i keeps item i's neighbours; scoring uses S[j, i] = sim(j, i) for j the user knows,
         # so transpose: a user's item j votes for the items that have j among their neighbours.
         return sp.csr_matrix((vals_cat, (cols_cat, rows_cat)), shape=(n_items, n_items))
@@ -103,7 +109,21 @@ class ItemKNNRecommender(Recommender):
         return (self.X_[user_pos] @ sims).toarray().astype(np.float32, copy=False)
 
     def _item_similarity(self, item_pos: np.ndarray, cand_pos: np.ndarray | None) -> np.ndarray:
-        return self._raw_similarity(item_pos, cand_pos)
+        def transposed(pos: np.ndarray | None) -> tuple[sp.csr_matrix, sp.csr_matrix | None]:
+            right = self.item_vectors_ if pos is None else self.item_vectors_[pos]
+            right_t = sp.csr_matrix(right.T)
+            return right_t, _binary(right_t) if self.shrink > 0 else None
+
+        right_t, right_t_binary = self._columns("vectors_t", cand_pos, transposed)
+        sims = self._similarity(self.item_vectors_[item_pos], right_t, right_t_binary)
+        return sims.toarray().astype(np.float32, copy=False)
+
+
+def _binary(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    """The same sparsity pattern with every stored value 1 (float32): products count overlaps."""
+    out = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
+    out.data[:] = 1.0
+    return out
 
 
 def _bm25(item_users: sp.csr_matrix, k1: float, b: float) -> sp.csr_matrix:

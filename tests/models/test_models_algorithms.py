@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 import scipy.linalg
+import scipy.sparse as sp
 
 from models import MODEL_REGISTRY, ModelTooLargeError, make_model
 from models.als import ALSRecommender
@@ -16,6 +17,7 @@ from models.ease import EASERecommender
 from models.hybrid import HybridRecommender
 from models.item_knn import ItemKNNRecommender
 from models.popularity import PopularityRecommender
+from models.topk import sparse_top_k, top_k
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 
@@ -108,6 +110,61 @@ def test_item_knn_completes_the_taste_block(similarity: str) -> None:
 def test_item_knn_keeps_only_k_neighbors_per_item() -> None:
     model = ItemKNNRecommender(k_neighbors=1).fit(BLOCKS)
     assert np.diff(model.S_.tocsc().indptr).max() <= 1
+
+
+@pytest.mark.parametrize(
+    ("similarity", "shrink", "k"), [("cosine", 0.0, 4), ("bm25", 0.0, 7), ("cosine", 3.0, 5)]
+)
+def test_item_knn_sparse_neighbours_match_a_dense_brute_force(
+    similarity: str, shrink: float, k: int
+) -> None:
+    rng = np.random.default_rng(7)
+    # Integer weights: many equal similarities, so ties at the k-th neighbour really happen.
+    cells = rng.random((60, 40)) < 0.15
+    users, items = np.nonzero(cells)
+    interactions = pl.DataFrame(
+        {
+            "user_id": users,
+            "item_id": items,
+            "weight": rng.integers(1, 4, users.size).astype(float),
+        }
+    )
+    model = ItemKNNRecommender(k, similarity, shrink, weighting="raw").fit(interactions)
+
+    vectors = model.item_vectors_.toarray().astype(np.float64)
+    dense = vectors @ vectors.T
+    if shrink:
+        support = (vectors > 0).astype(float) @ (vectors > 0).astype(float).T
+        dense *= support / (support + shrink)
+    np.fill_diagonal(dense, 0.0)
+    dense[dense <= 0] = -np.inf
+    expected = -np.sort(-dense, axis=1)[:, :k]  # each item's k best similarities
+
+    neighbours = model.S_.T.toarray()  # row i: item i's neighbours
+    kept = neighbours != 0
+    assert (kept.sum(axis=1) == np.isfinite(expected).sum(axis=1)).all()
+    # Every kept neighbour carries its brute-force similarity ...
+    np.testing.assert_allclose(neighbours[kept], dense[kept], rtol=1e-5)
+    # ... and the kept values are each item's best ones: equal up to the choice among ties.
+    got = -np.sort(-np.where(kept, neighbours, -np.inf), axis=1)[:, :k]
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+def test_sparse_top_k_matches_dense_top_k() -> None:
+    rng = np.random.default_rng(3)
+    values = rng.integers(1, 5, (50, 300)).astype(np.float32)
+    values[rng.random(values.shape) < 0.9] = 0  # rows of 0 to ~60 stored values
+    dense = np.where(values > 0, values, -np.inf).astype(np.float32)
+    rows, cols, vals = sparse_top_k(sp.csr_matrix(values), 8)
+    want_rows, _, want_vals = top_k(dense, 8)
+    assert np.array_equal(rows, want_rows)
+    assert np.array_equal(vals, want_vals)
+    assert np.array_equal(vals, dense[rows, cols])
+    # Within a row: best first, ties by column index.
+    same_row = rows[1:] == rows[:-1]
+    assert (vals[1:][same_row] <= vals[:-1][same_row]).all()
+    tied = same_row & (vals[1:] == vals[:-1])
+    assert (cols[1:][tied] > cols[:-1][tied]).all()
 
 
 def test_als_learns_the_blocks_and_is_deterministic() -> None:
