@@ -36,6 +36,8 @@ class ALSRecommender(Recommender):
     Learned: ``user_factors_`` (users × f) and ``item_factors_`` (items × f), float32.
     """
 
+    shares_fits = True
+
     def __init__(
         self,
         factors: int = 64,

@@ -8,8 +8,11 @@ so memory stays bounded, top-k selection and the output frame.
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, Self
 
@@ -19,7 +22,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from models.matrix import encode, interaction_matrix, prepare_interactions
-from models.topk import block_rows, top_k
+from models.topk import block_rows, map_blocks, top_k
 
 RECOMMENDATION_SCHEMA = {
     "user_id": pl.Int64,
@@ -54,6 +57,9 @@ class Recommender(ABC):
 
     #: Whether the model can score items absent from the interactions (from the items frame).
     uses_item_features: bool = False
+    #: Whether :func:`fit_shared` may hand one fitted instance to several callers: the models
+    #: a hybrid is built from, which an experiment also fits and evaluates on their own.
+    shares_fits: bool = False
 
     # -- scikit-learn style parameter access ---------------------------------------------------
     def get_params(self) -> dict[str, Any]:
@@ -212,8 +218,8 @@ class Recommender(ABC):
         positions = encode(self.user_ids_, users)
         cold = self._cold_user_scores(item_pos)
         parts: list[pl.DataFrame] = []
-        # Block products are mid-sized and many; one BLAS thread avoids oversubscribing a
-        # shared machine, where OpenBLAS spin-waits measured 3-30× slower than one thread.
+        # Block products are mid-sized and many; one BLAS thread per block (blocks run on every
+        # core instead) avoids OpenBLAS spin-waits, measured 3-30× slower on a shared machine.
         with threadpool_limits(limits=1, user_api="blas"):
             self._recommend_blocks(
                 users, positions, item_pos, col_ids, col_of_item, cold, k, exclude_seen, parts
@@ -234,16 +240,17 @@ class Recommender(ABC):
         exclude_seen: bool,
         parts: list[pl.DataFrame],
     ) -> None:
-        """Score, mask and rank one block of users at a time, appending frames to ``parts``."""
+        """Score, mask and rank blocks of users (several at once), appending frames to ``parts``."""
         step = block_rows(col_ids.size)
-        for start in range(0, users.size, step):
+
+        def block(start: int) -> pl.DataFrame | None:
             block_pos = positions[start : start + step]
             block_ids = users[start : start + step]
             known = block_pos >= 0
             if cold is None:
                 block_pos, block_ids, known = block_pos[known], block_ids[known], known[known]
             if block_pos.size == 0:
-                continue
+                return None
             scores = np.empty((block_pos.size, col_ids.size), dtype=np.float32)
             if known.any():
                 scores[known] = self._score(block_pos[known], item_pos)
@@ -253,7 +260,9 @@ class Recommender(ABC):
             if exclude_seen and known.any():
                 self._mask_seen(scores, np.flatnonzero(known), block_pos[known], col_of_item)
             rows, cols, vals = top_k(scores, k)
-            parts.append(_ranked_frame(block_ids[rows], col_ids[cols], vals, RECOMMENDATION_SCHEMA))
+            return _ranked_frame(block_ids[rows], col_ids[cols], vals, RECOMMENDATION_SCHEMA)
+
+        parts.extend(p for p in map_blocks(block, range(0, users.size, step)) if p is not None)
 
     def similar_items(
         self,
@@ -276,16 +285,18 @@ class Recommender(ABC):
             self._item_similarity(pos[:0], cand_pos)  # surfaces NotImplementedError
             return pl.DataFrame(schema=SIMILAR_SCHEMA)
         step = block_rows(col_ids.size)
-        parts: list[pl.DataFrame] = []
-        for start in range(0, items.size, step):
+
+        def block(start: int) -> pl.DataFrame:
             block_ids = items[start : start + step]
             sims = np.asarray(self._item_similarity(pos[start : start + step], cand_pos))
             sims = sims.astype(np.float32, copy=True)
             sims[~np.isfinite(sims)] = -np.inf
             sims[block_ids[:, None] == col_ids[None, :]] = -np.inf
             rows, cols, vals = top_k(sims, k)
-            parts.append(_ranked_frame(block_ids[rows], col_ids[cols], vals, SIMILAR_SCHEMA))
-        return pl.concat(parts)
+            return _ranked_frame(block_ids[rows], col_ids[cols], vals, SIMILAR_SCHEMA)
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            return pl.concat(map_blocks(block, range(0, items.size, step)))
 
     # -- helpers -------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -312,6 +323,54 @@ class Recommender(ABC):
             cols = col_of_item[cols]
             local_rows, cols = local_rows[cols >= 0], cols[cols >= 0]
         scores[local_rows, cols] = -np.inf
+
+
+# Fits already made in the current :func:`shared_fits` scope (None outside any scope).
+_SHARED_FITS: ContextVar[dict[tuple[Any, ...], tuple[tuple[Any, ...], Recommender]] | None] = (
+    ContextVar("shared_fits", default=None)
+)
+
+
+@contextmanager
+def shared_fits() -> Iterator[None]:
+    """Scope in which :func:`fit_shared` fits each (model, parameters, data) only once.
+
+    An experiment fits item-kNN and content on the same train part as stand-alone models and
+    again inside the hybrid (and inside each hybrid tuning trial); those fits are identical.
+    Fitted models are kept until the scope ends.
+    """
+    token = _SHARED_FITS.set({})
+    try:
+        yield
+    finally:
+        _SHARED_FITS.reset(token)
+
+
+def fit_shared(
+    model: Recommender,
+    interactions: pl.DataFrame,
+    items: pl.DataFrame | None = None,
+    users: pl.DataFrame | None = None,
+) -> Recommender:
+    """``model.fit(...)``, or inside :func:`shared_fits` the instance already fitted there on
+    the same frames (the same objects, not equal copies) with the same class and parameters.
+
+    Frames a model ignores (items and users without ``uses_item_features``) are not part of the
+    key, so the hybrid's collaborative part matches the stand-alone model fitted with items.
+    The returned instance may be shared: callers must not refit it.
+    """
+    fits = _SHARED_FITS.get()
+    if fits is None or not model.shares_fits:
+        return model.fit(interactions, items, users)
+    frames = (interactions, items, users) if model.uses_item_features else (interactions,)
+    params = json.dumps(model.get_params(), sort_keys=True, default=repr)
+    key = (type(model), params, *(id(frame) for frame in frames))
+    if key in fits:
+        return fits[key][1]
+    model.fit(interactions, items, users)
+    # The frames are kept with the fit so their ids cannot be reused by other frames.
+    fits[key] = (frames, model)
+    return model
 
 
 def _ranked_frame(

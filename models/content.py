@@ -26,6 +26,7 @@ class ContentRecommender(Recommender):
     """
 
     uses_item_features = True
+    shares_fits = True
 
     def __init__(
         self,

@@ -21,6 +21,8 @@ class EASERecommender(Recommender):
     Learned: ``X_`` (users × items CSR) and ``B_`` (items × items float32).
     """
 
+    shares_fits = True
+
     def __init__(
         self, l2: float = 300.0, max_items: int = 10_000, weighting: str = "binary"
     ) -> None:

@@ -20,10 +20,10 @@ from typing import Any
 
 import polars as pl
 
-from models.base import ModelTooLargeError, Recommender
-from models.protocols import evaluate_on_split, make_split
+from models.base import ModelTooLargeError, Recommender, fit_shared, shared_fits
+from models.protocols import Split, evaluate_on_split, make_split
 from models.registry import MODEL_REGISTRY, PARAM_GRIDS, make_model
-from models.tuning import tune
+from models.tuning import tune, tuning_split
 
 # Defaults sized for the medium data set (see the module docstring and docs/benchmarks/models.md).
 TUNING_BUDGET_S = 90.0
@@ -96,10 +96,68 @@ def run_experiment(
     test users.
     """
     split = make_split(protocol, interactions, items, seed=random_state, cutoff=now)
-    rows: list[dict[str, Any]] = []
-    trials: dict[str, pl.DataFrame] = {}
     names = _models_for(model_names)
     to_tune = [name for name in names if tune_models and PARAM_GRIDS.get(name)]
+    # One validation split for every search, and one fit per (model, parameters, data) in the
+    # whole experiment: the hybrid's components are the stand-alone models fitted again.
+    with shared_fits():
+        validation = (
+            tuning_split(
+                protocol, split.train, items, max_users=tuning_users, random_state=random_state
+            )
+            if to_tune
+            else None
+        )
+        rows, trials = _run_models(
+            names,
+            to_tune,
+            split,
+            validation,
+            items,
+            users,
+            protocol=protocol,
+            k=k,
+            random_state=random_state,
+            max_trials=max_trials,
+            tuning_budget_s=tuning_budget_s,
+            eval_users=eval_users,
+        )
+    table = pl.DataFrame(
+        [{column: row.get(column) for column in TABLE_SCHEMA} for row in rows],
+        schema=TABLE_SCHEMA,
+    )
+    ranked = table.filter(pl.col("skipped_reason").is_null()).sort(
+        "ndcg@k", descending=True, nulls_last=True
+    )
+    best_model = ranked["model"][0] if ranked.height else ""
+    best_params = json.loads(ranked["params"][0]) if ranked.height else {}
+    return ExperimentResult(
+        table=table,
+        best_model=best_model,
+        best_params=best_params,
+        split_summary=split.summary(),
+        tuning_trials=trials,
+    )
+
+
+def _run_models(
+    names: list[str],
+    to_tune: list[str],
+    split: Split,
+    validation: Split | None,
+    items: pl.DataFrame | None,
+    users: pl.DataFrame | None,
+    *,
+    protocol: str,
+    k: int,
+    random_state: int,
+    max_trials: int | None,
+    tuning_budget_s: float | None,
+    eval_users: int | None,
+) -> tuple[list[dict[str, Any]], dict[str, pl.DataFrame]]:
+    """Tune, fit and evaluate each model in turn: its table row and its tuning trials."""
+    rows: list[dict[str, Any]] = []
+    trials: dict[str, pl.DataFrame] = {}
     tuning_left = tuning_budget_s
     for name in names:
         row: dict[str, Any] = {"model": name, "params": "{}", "skipped_reason": None}
@@ -121,7 +179,7 @@ def run_experiment(
                         max_trials=max_trials,
                         random_state=random_state,
                         time_budget_s=share,
-                        max_users=tuning_users,
+                        split=validation,
                     )
                 finally:
                     if tuning_left is not None:
@@ -130,7 +188,7 @@ def run_experiment(
             row["tune_s"] = time.perf_counter() - started
             row["params"] = json.dumps(params, default=str, sort_keys=True)
             started = time.perf_counter()
-            model = make_model(name, params).fit(split.train, items, users)
+            model = fit_shared(make_model(name, params), split.train, items, users)
             row["fit_s"] = time.perf_counter() - started
             row.update(
                 evaluate_on_split(model, split, k, max_users=eval_users, random_state=random_state)
@@ -140,22 +198,7 @@ def run_experiment(
         except Exception as exc:  # one failing model must not sink the comparison
             row["skipped_reason"] = f"{type(exc).__name__}: {exc}"
         rows.append(row)
-    table = pl.DataFrame(
-        [{column: row.get(column) for column in TABLE_SCHEMA} for row in rows],
-        schema=TABLE_SCHEMA,
-    )
-    ranked = table.filter(pl.col("skipped_reason").is_null()).sort(
-        "ndcg@k", descending=True, nulls_last=True
-    )
-    best_model = ranked["model"][0] if ranked.height else ""
-    best_params = json.loads(ranked["params"][0]) if ranked.height else {}
-    return ExperimentResult(
-        table=table,
-        best_model=best_model,
-        best_params=best_params,
-        split_summary=split.summary(),
-        tuning_trials=trials,
-    )
+    return rows, trials
 
 
 def fit_final(

@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 
 from models.als import ALSRecommender
-from models.base import ModelTooLargeError, Recommender
+from models.base import ModelTooLargeError, Recommender, fit_shared
 from models.content import ContentRecommender
 from models.ease import EASERecommender
 from models.geo import distance_penalty, unit_vectors
@@ -79,8 +79,8 @@ class HybridRecommender(Recommender):
         self.cf_ = self._fit_collaborative(interactions)
         self.content_ = None
         if items is not None and items.height and self.content_weight > 0:
-            self.content_ = ContentRecommender(**(self.content_params or {})).fit(
-                interactions, items, users
+            self.content_ = fit_shared(
+                ContentRecommender(**(self.content_params or {})), interactions, items, users
             )
         popularity = PopularityRecommender(self.half_life_days, now=self.now_).fit(interactions)
         scores = np.zeros(self.item_ids_.size, dtype=np.float32)
@@ -97,9 +97,9 @@ class HybridRecommender(Recommender):
     def _fit_collaborative(self, interactions: pl.DataFrame) -> Recommender:
         params = dict(self.cf_params or {})
         try:
-            return COLLABORATIVE[self.cf_model](**params).fit(interactions)
+            return fit_shared(COLLABORATIVE[self.cf_model](**params), interactions)
         except ModelTooLargeError:
-            return ItemKNNRecommender().fit(interactions)
+            return fit_shared(ItemKNNRecommender(), interactions)
 
     def _expired(self, items: pl.DataFrame | None) -> np.ndarray:
         expired = np.zeros(self.item_ids_.size, dtype=bool)

@@ -24,6 +24,8 @@ class ItemKNNRecommender(Recommender):
     neighbours).
     """
 
+    shares_fits = True
+
     def __init__(
         self,
         k_neighbors: int = 100,

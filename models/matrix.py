@@ -14,11 +14,14 @@ def prepare_interactions(interactions: pl.DataFrame) -> pl.DataFrame:
 
     Callers pass frames from CSV, Parquet or the marts; normalising here once means every model
     can rely on Int64 ids, a positive Float64 ``weight`` (1.0 when absent) and, when present, a
-    UTC ``timestamp``.
+    UTC ``timestamp``. A frame already in that shape is returned as is (the same object), so
+    fits of several models on one prepared frame can recognise it (see ``fit_shared``).
     """
     missing = {"user_id", "item_id"} - set(interactions.columns)
     if missing:
         raise ValueError(f"interactions lack required columns: {sorted(missing)}")
+    if _is_prepared(interactions):
+        return interactions
     df = interactions.with_columns(
         pl.col("user_id").cast(pl.Int64), pl.col("item_id").cast(pl.Int64)
     )
@@ -28,6 +31,23 @@ def prepare_interactions(interactions: pl.DataFrame) -> pl.DataFrame:
     if "timestamp" in df.columns:
         df = df.with_columns(to_utc(df["timestamp"]).alias("timestamp"))
     return df
+
+
+def _is_prepared(interactions: pl.DataFrame) -> bool:
+    """Whether ``prepare_interactions`` would leave this frame's values unchanged."""
+    schema = interactions.schema
+    if (
+        schema["user_id"] != pl.Int64
+        or schema["item_id"] != pl.Int64
+        or schema.get("weight") != pl.Float64
+        or schema.get("timestamp", _UTC_MICROS) != _UTC_MICROS
+    ):
+        return False
+    weight = interactions["weight"]
+    return weight.null_count() == 0 and bool((weight > 0).all())
+
+
+_UTC_MICROS = pl.Datetime("us", "UTC")
 
 
 def to_utc(series: pl.Series) -> pl.Series:

@@ -34,13 +34,16 @@ def block_rows(n_cols: int, cells: int = BLOCK_CELLS) -> int:
 def map_blocks(func: Callable[[T], R], blocks: Iterable[T]) -> list[R]:
     """``[func(b) for b in blocks]`` with up to :data:`BLOCK_THREADS` blocks running at once.
 
-    Results come back in the order of ``blocks``; an exception in any block propagates.
+    Results come back in the order of ``blocks``; an exception in any block propagates. The
+    first block runs alone: the per-call caches it fills (candidate columns of a learned
+    matrix) are then built once and shared by the others instead of once per thread.
     """
     blocks = list(blocks)
-    if BLOCK_THREADS == 1 or len(blocks) <= 1:
+    if BLOCK_THREADS == 1 or len(blocks) <= 2:
         return [func(block) for block in blocks]
+    first = func(blocks[0])
     with ThreadPoolExecutor(max_workers=BLOCK_THREADS) as pool:
-        return list(pool.map(func, blocks))
+        return [first, *pool.map(func, blocks[1:])]
 
 
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

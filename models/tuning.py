@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from models.base import fit_shared
 from models.protocols import Split, evaluate_on_split, make_split, sample_ids
 from models.registry import PARAM_GRIDS, make_model
 
@@ -57,6 +58,26 @@ def validation_split(
     return make_split(protocol, train, items, seed=random_state + 1)
 
 
+def tuning_split(
+    protocol: str,
+    train: pl.DataFrame,
+    items: pl.DataFrame | None = None,
+    *,
+    max_users: int | None = None,
+    random_state: int = 42,
+) -> Split:
+    """The validation split :func:`tune` searches on, from a seeded sample of ``max_users``.
+
+    Built once per experiment and passed to every model's search: the sampling and splitting
+    of a large train part cost seconds, and one shared split lets ``fit_shared`` reuse the
+    hybrid's components across models and trials.
+    """
+    if max_users is not None and train["user_id"].n_unique() > max_users:
+        keep = sample_ids(train["user_id"].unique().to_numpy(), max_users, random_state)
+        train = train.filter(pl.col("user_id").is_in(pl.Series(keep).implode()))
+    return validation_split(protocol, train, items, random_state=random_state)
+
+
 def tune(
     name: str,
     train: pl.DataFrame,
@@ -71,19 +92,19 @@ def tune(
     fixed_params: dict[str, Any] | None = None,
     time_budget_s: float | None = None,
     max_users: int | None = None,
+    split: Split | None = None,
 ) -> TuningResult:
     """Pick the parameters of model ``name`` maximising nDCG@k on a validation split of ``train``.
 
     ``max_users`` tunes on the interactions of a seeded sample of that many users only;
-    ``time_budget_s`` stops starting new trials once that many seconds are spent (the first
-    trial always runs). Failing points (e.g. a too-large EASE) are recorded with their error
-    and skipped; if every point fails the last error propagates.
+    ``split`` gives that validation split already made by :func:`tuning_split` (``train`` and
+    ``max_users`` are then not used). ``time_budget_s`` stops starting new trials once that
+    many seconds are spent (the first trial always runs). Failing points (e.g. a too-large EASE)
+    are recorded with their error and skipped; if every point fails the last error propagates.
     """
     grid = PARAM_GRIDS.get(name, {}) if grid is None else grid
-    if max_users is not None and train["user_id"].n_unique() > max_users:
-        keep = sample_ids(train["user_id"].unique().to_numpy(), max_users, random_state)
-        train = train.filter(pl.col("user_id").is_in(pl.Series(keep).implode()))
-    split = validation_split(protocol, train, items, random_state=random_state)
+    if split is None:
+        split = tuning_split(protocol, train, items, max_users=max_users, random_state=random_state)
     began = time.perf_counter()
     rows: list[dict[str, Any]] = []
     best: tuple[float, dict[str, Any]] | None = None
@@ -94,7 +115,7 @@ def tune(
         params = {**(fixed_params or {}), **point}
         started = time.perf_counter()
         try:
-            model = make_model(name, params).fit(split.train, items, users)
+            model = fit_shared(make_model(name, params), split.train, items, users)
             score = evaluate_on_split(model, split, k)["ndcg@k"] or 0.0
             error = None
         except Exception as exc:  # recorded, the search goes on

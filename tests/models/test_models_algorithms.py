@@ -12,10 +12,12 @@ import scipy.sparse as sp
 
 from models import MODEL_REGISTRY, ModelTooLargeError, make_model
 from models.als import ALSRecommender
+from models.base import fit_shared, shared_fits
 from models.content import ContentRecommender
 from models.ease import EASERecommender
 from models.hybrid import HybridRecommender
 from models.item_knn import ItemKNNRecommender
+from models.matrix import prepare_interactions
 from models.popularity import PopularityRecommender
 from models.topk import sparse_top_k, top_k
 
@@ -324,3 +326,24 @@ def test_als_explicit_and_matrix_free_solvers_agree() -> None:
     np.testing.assert_allclose(explicit.user_factors_, matrix_free.user_factors_, atol=1e-4)
     with pytest.raises(ValueError, match="solver"):
         ALSRecommender(solver="lu").fit(BLOCKS)
+
+
+def test_an_experiment_scope_fits_the_hybrids_components_once() -> None:
+    with shared_fits():
+        knn = fit_shared(ItemKNNRecommender(), BLOCKS, ITEMS, USERS)
+        content = fit_shared(ContentRecommender(), BLOCKS, ITEMS, USERS)
+        hybrid = fit_shared(HybridRecommender(cf_model="item_knn"), BLOCKS, ITEMS, USERS)
+        other = fit_shared(ItemKNNRecommender(k_neighbors=2), BLOCKS)
+    assert hybrid.cf_ is knn
+    assert hybrid.content_ is content
+    assert other is not knn
+    # Outside a scope every fit is a fresh one.
+    assert fit_shared(ItemKNNRecommender(), BLOCKS) is not knn
+
+
+def test_prepare_interactions_returns_a_prepared_frame_itself() -> None:
+    assert prepare_interactions(BLOCKS) is BLOCKS
+    raw = BLOCKS.with_columns(pl.col("user_id").cast(pl.Int32))
+    prepared = prepare_interactions(raw)
+    assert prepared is not raw
+    assert prepare_interactions(prepared) is prepared
