@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import polars as pl
 import psycopg
@@ -144,6 +145,23 @@ def binary_copy_supported(frame: pl.DataFrame) -> bool:
     return True
 
 
+def key_order(frame: pl.DataFrame) -> pl.Series:
+    """Row positions of an interactions frame in primary-key order (``interaction_id``, then
+    ``occurred_at``), comparing text byte by byte.
+
+    Byte order is the order of the server's ``C.UTF-8`` collation, so an index built on rows
+    sent in this order finds them sorted, which at 5 M rows makes it several times faster. (Under
+    another collation the rows are merely less sorted; nothing else depends on the order.) DuckDB
+    sorts the key columns, read from Arrow without a copy, in a few seconds where Polars' string
+    sort of the same keys takes several times longer.
+    """
+    keys = frame.select("interaction_id", "occurred_at").with_row_index("position").to_arrow()
+    with duckdb.connect() as con:
+        con.register("keys", keys)
+        ordered = con.sql("SELECT position FROM keys ORDER BY interaction_id, occurred_at")
+        return ordered.pl()["position"]
+
+
 def copy_binary(
     conn: psycopg.Connection,
     table: sql.Composable,
@@ -151,6 +169,7 @@ def copy_binary(
     *,
     jsonb: tuple[str, ...] = (),
     freeze: bool = False,
+    order: pl.Series | None = None,
 ) -> int:
     """Bulk-load ``frame`` into ``table`` with a binary COPY; columns are matched by name.
 
@@ -158,21 +177,31 @@ def copy_binary(
     be JSON), Int64 to bigint and timezone-aware Datetime to timestamptz; frames with other types
     or NULL numbers go through ``copy_into`` instead. ``freeze`` writes the rows already frozen,
     which PostgreSQL allows only into a table created or truncated in the same transaction.
+    ``order`` (row positions, e.g. from ``key_order``) is the order the rows are sent in; each
+    slice is gathered just before it is encoded, so the frame is never copied whole.
     """
     if frame.is_empty():
         return 0
     if not binary_copy_supported(frame):
-        return copy_into(conn, table, frame)
+        return copy_into(conn, table, frame if order is None else frame[order])
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in frame.columns)
     options = sql.SQL("FORMAT binary, FREEZE" if freeze else "FORMAT binary")
     statement = sql.SQL("COPY {} ({}) FROM STDIN ({})").format(table, columns, options)
     names = frozenset(jsonb)
+    if order is not None:
+        # Gathering from one chunk per column is several times faster than from many (a no-op
+        # for a frame already in one chunk, as the parsed batches are).
+        frame = frame.rechunk()
     # A writer thread sends each encoded slice while the next one is encoded (both release the
     # GIL), so the encoding overlaps the server's work instead of adding to it.
     with conn.cursor() as cursor, cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
         copy.write(_BINARY_HEADER)
         for offset in range(0, frame.height, _BINARY_SLICE_ROWS):
-            payload = _binary_slice(frame.slice(offset, _BINARY_SLICE_ROWS), names)
+            if order is None:
+                rows = frame.slice(offset, _BINARY_SLICE_ROWS)
+            else:
+                rows = frame[order.slice(offset, _BINARY_SLICE_ROWS)]
+            payload = _binary_slice(rows, names)
             for start in range(0, len(payload), _COPY_CHUNK):
                 copy.write(payload[start : start + _COPY_CHUNK])
         copy.write(_BINARY_TRAILER)
@@ -195,7 +224,8 @@ def swap_interactions_partition(
     The build is shaped for bulk loading: the table is created in this transaction, so its rows
     are COPY'd (binary) already frozen and, with ``wal_level=minimal``, without WAL; the day's
     range CHECK is declared up front, so rows are checked as they arrive rather than by a scan,
-    and it lets ATTACH skip its own validation scan; the primary key is built once at the end.
+    and it lets ATTACH skip its own validation scan; the rows are sent in key order and the
+    primary key is built once at the end, from already sorted rows.
     """
     name = partition_name(day)
     staging = f"{name}_next"
@@ -214,7 +244,9 @@ def swap_interactions_partition(
             "CONSTRAINT {} CHECK (occurred_at >= {} AND occurred_at < {}))"
         ).format(staging_ident, sql.Identifier(f"{name}_range"), low, high)
     )
-    loaded = copy_binary(conn, staging_ident, rows, jsonb=("context",), freeze=True)
+    loaded = copy_binary(
+        conn, staging_ident, rows, jsonb=("context",), freeze=True, order=key_order(rows)
+    )
     exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"raw.{name}",)).fetchone()
     if exists and exists[0]:
         if keep_sources:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 import psycopg
 import pytest
 
 from core.settings import get_settings
 from pipelines.ingest.assets import day_batches
+from pipelines.ingest.loading import key_order
 
 pytestmark = pytest.mark.integration
 
@@ -138,11 +140,19 @@ def test_day_batches_are_bounded_by_bytes() -> None:
     assert day_batches(days, sizes, 5) == [[d] for d in days]
 
 
+def test_rows_are_sent_in_primary_key_byte_order() -> None:
+    early, late = datetime(2026, 3, 2, 8, tzinfo=UTC), datetime(2026, 3, 2, 9, tzinfo=UTC)
+    rows = pl.DataFrame(
+        {
+            "interaction_id": ["b", "a", "é", "Z", "a", "ab"],
+            "occurred_at": [early, late, early, early, early, early],
+        }
+    )
+    # Byte order, as the server's C.UTF-8 collation compares: "Z" < "a" < "ab" < "b" < "é".
+    assert key_order(rows).to_list() == [3, 4, 1, 5, 0, 2]
+
+
 def test_parquet_files_load_beside_json_lines(landing: Path, database_url: str) -> None:
-    from datetime import UTC, datetime
-
-    import polars as pl
-
     day_folder = landing / "interactions" / f"date={DAY}"
     pl.DataFrame(
         {
