@@ -46,12 +46,15 @@ def map_blocks(func: Callable[[T], R], blocks: Iterable[T]) -> list[R]:
         return [first, *pool.map(func, blocks[1:])]
 
 
-def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def top_k(
+    scores: np.ndarray, k: int, ties: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Best ``k`` finite scores of every row, best first.
 
     Returns ``(row, col, value)`` flat arrays with rows in order and, within a row, descending
-    value; ``-inf`` marks excluded cells, which never come back. Ties break by column index so
-    results are reproducible.
+    value; ``-inf`` marks excluded cells, which never come back. Ties break by column index, or
+    by ``ties`` (an integer array shaped like ``scores``) when given, so results are
+    reproducible.
     """
     n_rows, n_cols = scores.shape
     kk = min(k, n_cols)
@@ -66,7 +69,8 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
     else:
         part = np.broadcast_to(np.arange(n_cols), (n_rows, n_cols))
     vals = np.take_along_axis(scores, part, axis=1)
-    order = np.lexsort((part, -vals), axis=1)
+    keys = part if ties is None else np.take_along_axis(ties, part, axis=1)
+    order = np.lexsort((keys, -vals), axis=1)
     cols = np.take_along_axis(part, order, axis=1)
     vals = np.take_along_axis(vals, order, axis=1)
     rows = np.broadcast_to(np.arange(n_rows)[:, None], cols.shape)
@@ -80,10 +84,11 @@ def sparse_top_k(matrix: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray,
     Same output contract as :func:`top_k` (absent cells count as excluded). Rows are grouped by
     their number of stored values rounded up to a power of two and each group is padded to that
     width, so the dense selection runs on at most twice the stored values instead of on every
-    column: at 100k items a row of neighbours has a few thousand values, not 100,000.
+    column: at 100k items a row of neighbours has a few thousand values, not 100,000. Column
+    indices need not be sorted (sparse products leave them unsorted; sorting whole rows cost
+    more than the product): ties are broken on the column index itself.
     """
     matrix = sp.csr_matrix(matrix)
-    matrix.sort_indices()  # padded position order = column order: ties still break by column
     lengths = np.diff(matrix.indptr)
     widths = np.zeros_like(lengths)
     filled = lengths > 0
@@ -99,7 +104,7 @@ def sparse_top_k(matrix: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray,
             valid = offsets[None, :] < lengths[rows, None]
             flat = np.minimum(matrix.indptr[rows, None] + offsets[None, :], matrix.nnz - 1)
             padded = np.where(valid, matrix.data[flat], np.float32(-np.inf)).astype(np.float32)
-            r, c, v = top_k(padded, k)
+            r, c, v = top_k(padded, k, ties=matrix.indices[flat])
             rows_out.append(rows[r])
             cols_out.append(matrix.indices[flat[r, c]].astype(np.int64))
             vals_out.append(v)

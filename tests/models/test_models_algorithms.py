@@ -157,7 +157,13 @@ def test_sparse_top_k_matches_dense_top_k() -> None:
     values = rng.integers(1, 5, (50, 300)).astype(np.float32)
     values[rng.random(values.shape) < 0.9] = 0  # rows of 0 to ~60 stored values
     dense = np.where(values > 0, values, -np.inf).astype(np.float32)
-    rows, cols, vals = sparse_top_k(sp.csr_matrix(values), 8)
+    # Stored in shuffled order, as sparse products leave column indices unsorted.
+    r, c = np.nonzero(values)
+    order = np.lexsort((rng.random(r.size), r))  # rows in order, columns shuffled within
+    indptr = np.r_[0, np.cumsum(np.bincount(r, minlength=values.shape[0]))]
+    matrix = sp.csr_matrix((values[r, c][order], c[order], indptr), shape=values.shape)
+    assert not matrix.has_sorted_indices
+    rows, cols, vals = sparse_top_k(matrix, 8)
     want_rows, _, want_vals = top_k(dense, 8)
     assert np.array_equal(rows, want_rows)
     assert np.array_equal(vals, want_vals)
