@@ -25,7 +25,7 @@ _COPY_CHUNK = 8 << 20
 _BINARY_SLICE_ROWS = 250_000
 _BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no header extension
 _BINARY_TRAILER = b"\xff\xff"
-_JSONB_VERSION = "\x01"
+_JSONB_VERSION = 1
 # PostgreSQL's timestamps count microseconds from 2000-01-01 UTC, not from the Unix epoch.
 _PG_EPOCH_US = 946_684_800_000_000
 _INDEX_BUILD_MEMORY = "1GB"
@@ -110,11 +110,20 @@ def _binary_slice(frame: pl.DataFrame, jsonb: frozenset[str]) -> memoryview:
     for name, dtype in frame.schema.items():
         column = frame[name]
         if dtype == pl.String:
-            if name in jsonb:
-                column = frame.select(pl.concat_str(pl.lit(_JSONB_VERSION), pl.col(name)))[:, 0]
             values = column.to_arrow().cast(pa.large_binary())
-            fixed.append(_field_lengths(values).reshape(rows, 1).view(np.uint8))
+            lengths = _field_lengths(values)
+            # jsonb's binary form is a version byte, then the text: the byte is one more piece of
+            # the join rather than a rewrite of every value. A NULL keeps its -1 length and gets
+            # no byte (a NULL piece joins as nothing).
+            if name in jsonb:
+                lengths = np.where(lengths >= 0, lengths + 1, -1).astype(">i4")
+            fixed.append(lengths.reshape(rows, 1).view(np.uint8))
             flush()
+            if name in jsonb:
+                version = _fixed_width(np.full((rows, 1), _JSONB_VERSION, dtype=np.uint8))
+                if values.null_count:
+                    version = pc.if_else(values.is_valid(), version, pa.nulls(rows, version.type))
+                pieces.append(version)
             pieces.append(values)
             continue
         if isinstance(dtype, pl.Datetime):
