@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -134,8 +135,9 @@ def _line_count(block: bytes) -> int:
     return block.count(b"\n") + (1 if block and not block.endswith(b"\n") else 0)
 
 
-def _blocks(data: bytes) -> Iterator[tuple[bytes, int, int]]:
-    """A file's bytes in blocks of whole lines, each with its first line number and line count."""
+def _blocks(data: bytes) -> Iterator[tuple[int, int, int, int]]:
+    """A file's bytes in blocks of whole lines: start and end offsets, first line number and line
+    count of each (offsets rather than copies, so that blocks waiting for a thread cost nothing)."""
     first_line, start = 1, 0
     while start < len(data):
         limit = start + _BLOCK_BYTES
@@ -145,9 +147,8 @@ def _blocks(data: bytes) -> Iterator[tuple[bytes, int, int]]:
             end = data.rfind(b"\n", start, limit) + 1
             if end <= start:  # one line longer than a block: the block ends with it
                 end = data.find(b"\n", limit) + 1 or len(data)
-        block = data[start:end]
-        lines = _line_count(block)
-        yield block, first_line, lines
+        lines = data.count(b"\n", start, end) + (0 if data.endswith(b"\n", start, end) else 1)
+        yield start, end, first_line, lines
         first_line += lines
         start = end
 
@@ -256,6 +257,18 @@ def _decode_block(
     return [pl.concat([kept, exact]).sort(LINE)]
 
 
+def _decode_file(
+    data: bytes, source: str, dataset: LandingDataset, schema: dict, pool: ThreadPoolExecutor
+) -> list[pl.DataFrame]:
+    """A JSON Lines file's rows in file order, its blocks decoded on ``pool``'s threads."""
+
+    def decode(block: tuple[int, int, int, int]) -> list[pl.DataFrame]:
+        start, end, first_line, lines = block
+        return _decode_block(data[start:end], first_line, lines, source, dataset, schema)
+
+    return [rows for decoded in pool.map(decode, _blocks(data)) for rows in decoded]
+
+
 def read_landed_files(
     paths: Sequence[Path], dataset: LandingDataset
 ) -> tuple[pl.DataFrame, tuple[str, ...]]:
@@ -270,14 +283,16 @@ def read_landed_files(
         return frame, unknown_json_keys(frame, dataset)
     parts: list[pl.DataFrame] = []
     unknown: set[str] = set()
-    for path in paths:
-        if path.suffix == ".parquet":
-            part, extra = read_parquet_rows(path, dataset)
-            parts.append(part)
-            unknown.update(extra)
-            continue
-        for block, first_line, lines in _blocks(path.read_bytes()):
-            parts.extend(_decode_block(block, first_line, lines, str(path), dataset, schema))
+    # Polars' NDJSON decoder keeps one core busy per call and releases the GIL: blocks are
+    # decoded on as many threads as Polars has.
+    with ThreadPoolExecutor(max_workers=pl.thread_pool_size()) as pool:
+        for path in paths:
+            if path.suffix == ".parquet":
+                part, extra = read_parquet_rows(path, dataset)
+                parts.append(part)
+                unknown.update(extra)
+                continue
+            parts.extend(_decode_file(path.read_bytes(), str(path), dataset, schema, pool))
     # One chunk per column, made while the blocks' frames are dropped anyway: the loader gathers
     # rows in key order, several times faster from one chunk than from one per block (and a
     # rechunk there would hold two copies of the rows).
