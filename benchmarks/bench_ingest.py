@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import tempfile
@@ -128,7 +129,8 @@ def main() -> None:
             plain.append(time.perf_counter() - started)
             conn.execute(sql.SQL("DROP TABLE {}").format(target))
         print(
-            f"repeat {repeat + 1}: platform load {ours[-1]:.2f}s, plain COPY {plain[-1]:.2f}s",
+            f"repeat {repeat + 1}: platform load {ours[-1]:.2f}s, plain COPY {plain[-1]:.2f}s, "
+            f"ratio {plain[-1] / ours[-1]:.2f}",
             flush=True,
         )
 
@@ -142,6 +144,8 @@ def main() -> None:
         f"({ours_rate:,.0f} rows/s) | {statistics.median(plain):.2f}s ({plain_rate:,.0f} rows/s) "
         f"| {ours_rate / plain_rate:.2f} |"
     )
+    # Peak resident memory of the whole run: the platform load, and the plain COPY's payload.
+    print(f"\npeak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.1f} GB")
     with connect() as conn:
         conn.execute("TRUNCATE raw.interactions, raw.quarantine, raw.landed_files")
     shutil.rmtree(settings.data_dir, ignore_errors=True)  # this run's temporary landing zone
