@@ -9,12 +9,16 @@ benchmark then times
   times;
 * the daily run of each held-back day, landed one after the other (its interactions and
   registrations COPY'd in): exactly what the Dagster assets run for one new daily partition,
-  ``dbt build --select fct_interactions --vars '{interactions_from: D, interactions_to: D+1}'``
-  then ``dbt build --select path:models/marts --exclude fct_interactions``, both with
-  ``--indirect-selection buildable``;
+  ``dbt build --select fct_interactions`` with the day in ``DBT_INTERACTIONS_FROM`` and
+  ``DBT_INTERACTIONS_TO``, then ``dbt build --select path:models/marts --exclude
+  fct_interactions``, both with ``--indirect-selection buildable``;
 
-and prints each time and the medians. Wall times include dbt's start-up (parsing is done once
-before, as the Dagster code location does with its prepared manifest).
+and prints each time and the medians. Wall times include dbt's start-up. Each run's CPU time
+is printed beside it (dbt's process plus the server processes that ended with its connections):
+it grows much less than the wall time when other work shares the machine. As in the Dagster code
+location, the project is parsed once before (``dbt parse``, like ``make manifest``), and every
+dbt run gets a fresh target folder and starts from that saved parse
+(``DBT_PARTIAL_PARSE_FILE_PATH``).
 
 Run: ``.venv/bin/python benchmarks/bench_dbt.py [--size medium] [--days 3] [--full-builds 3]``.
 ``--pgdata DIR`` keeps the loaded server in DIR for the next run (the held-back days are removed
@@ -24,8 +28,9 @@ again before the first build).
 from __future__ import annotations
 
 import argparse
-import json
+import itertools
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -52,8 +57,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def private_database(pgdata: Path | None) -> Iterator[str]:
-    """A private embedded PostgreSQL on a free port; yields the application database URL."""
+def private_database(pgdata: Path | None) -> Iterator[tuple[str, Path]]:
+    """A private embedded PostgreSQL on a free port; yields the application database URL and
+    the server's data folder."""
     from core import migrate, pgserver
 
     temporary = pgdata is None
@@ -69,7 +75,7 @@ def private_database(pgdata: Path | None) -> Iterator[str]:
                 c.execute("CREATE DATABASE events")
         url = f"postgresql://postgres@{HOST}:{port}/events"
         migrate.apply(url)
-        yield url
+        yield url, root / "pg"
     finally:
         pgserver.stop(root / "pg")
         if temporary:
@@ -186,8 +192,15 @@ def load_base(url: str, size: str, days: int):
     ]
 
 
-def dbt(url: str, *args: str, target: Path, project: Path = PROJECT_DIR) -> float:
-    """Run dbt against ``url``; the wall time in seconds (raises with dbt's output on failure)."""
+def dbt(
+    url: str,
+    *args: str,
+    target: Path,
+    project: Path = PROJECT_DIR,
+    env: dict[str, str] | None = None,
+) -> float:
+    """Run dbt against ``url`` with its target and logs in ``target``, ``env`` added to its
+    environment; the wall time in seconds (raises with dbt's output on failure)."""
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
@@ -199,6 +212,7 @@ def dbt(url: str, *args: str, target: Path, project: Path = PROJECT_DIR) -> floa
         "DBT_PG_PASSWORD": "",
         "DBT_PG_DBNAME": parts.path.lstrip("/"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        **(env or {}),
     }
     command = [
         str(DBT),
@@ -210,7 +224,7 @@ def dbt(url: str, *args: str, target: Path, project: Path = PROJECT_DIR) -> floa
         "--target-path",
         str(target),
         "--log-path",
-        str(target / "logs"),
+        str(target),
     ]
     started = time.monotonic()
     result = subprocess.run(command, env=env, capture_output=True, text=True)
@@ -220,31 +234,50 @@ def dbt(url: str, *args: str, target: Path, project: Path = PROJECT_DIR) -> floa
     return elapsed
 
 
-def daily_run(url: str, day: date, target: Path, project: Path) -> tuple[float, float]:
-    """The two dbt invocations of one new daily partition; their wall times."""
-    variables = json.dumps(
-        {"interactions_from": day.isoformat(), "interactions_to": (day + timedelta(1)).isoformat()}
-    )
-    fact = dbt(
-        url,
-        *BUILD_ARGS,
-        "--select",
-        "fct_interactions",
-        "--vars",
-        variables,
-        target=target,
-        project=project,
-    )
-    marts = dbt(
-        url,
-        *BUILD_ARGS,
-        "--select",
-        "path:models/marts",
-        "--exclude",
-        "fct_interactions",
-        target=target,
-        project=project,
-    )
+def cpu_seconds(pgdata: Path) -> float:
+    """CPU time used so far by this process's ended children (dbt) and by the ended processes
+    of the server in ``pgdata`` (a connection's backend and its parallel workers), from /proc."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    postmaster = (pgdata / "postmaster.pid").read_text().split()[0]
+    # Fields 16 and 17 of /proc/PID/stat: CPU ticks of the children it waited for.
+    stat = Path(f"/proc/{postmaster}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(stat[13]) + int(stat[14])
+    return children.ru_utime + children.ru_stime + ticks / os.sysconf("SC_CLK_TCK")
+
+
+class Runs:
+    """dbt runs as the Dagster code location makes them: each in a fresh target folder under
+    ``root``, starting from the parse saved by ``prepare``."""
+
+    def __init__(self, url: str, pgdata: Path, root: Path, project: Path) -> None:
+        self.url, self.pgdata, self.root, self.project = url, pgdata, root, project
+        self.prepared = root / "prepared"
+        self.numbers = itertools.count(1)
+
+    def prepare(self) -> None:
+        dbt(self.url, "parse", target=self.prepared, project=self.project)
+
+    def run(self, *args: str, env: dict[str, str] | None = None) -> tuple[float, float]:
+        """One dbt run; its wall time and CPU time in seconds."""
+        from pipelines.transform.project import partial_parse_env
+
+        target = self.root / f"run-{next(self.numbers):03d}"
+        shutil.rmtree(target, ignore_errors=True)
+        env = {**partial_parse_env(self.prepared), **(env or {})}
+        cpu = cpu_seconds(self.pgdata)
+        wall = dbt(self.url, *args, target=target, project=self.project, env=env)
+        # The backends of dbt's connections end just after it: let the server reap them.
+        time.sleep(1)
+        return wall, cpu_seconds(self.pgdata) - cpu
+
+
+def daily_run(runs: Runs, day: date) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The two dbt invocations of one new daily partition; their wall and CPU times."""
+    from pipelines.transform.project import partition_env
+
+    window = partition_env(day.isoformat(), (day + timedelta(1)).isoformat())
+    fact = runs.run(*BUILD_ARGS, "--select", "fct_interactions", env=window)
+    marts = runs.run(*BUILD_ARGS, "--select", "path:models/marts", "--exclude", "fct_interactions")
     return fact, marts
 
 
@@ -270,40 +303,49 @@ def main() -> None:
 
     target = args.dbt_target or Path(tempfile.mkdtemp(prefix="bench-dbt-target-"))
     try:
-        with private_database(args.pgdata) as url:
+        with private_database(args.pgdata) as (url, pgdata):
             held = load_base(url, args.size, args.days)
             with psycopg.connect(url) as conn:
                 base_rows = conn.execute("SELECT count(*) FROM raw.interactions").fetchone()[0]
-            dbt(url, "parse", target=target, project=args.project_dir)
+            runs = Runs(url, pgdata, target, args.project_dir)
+            runs.prepare()
             print(f"raw.interactions: {base_rows:,} rows; load average {load_average()}")
 
             full = []
             for run in range(args.full_builds):
-                full.append(
-                    dbt(url, "build", "--full-refresh", target=target, project=args.project_dir)
+                wall, cpu = runs.run("build", "--full-refresh")
+                full.append((wall, cpu))
+                print(
+                    f"full build {run + 1}: {wall:6.1f} s (cpu {cpu:5.1f} s)"
+                    f"   (load {load_average()})"
                 )
-                print(f"full build {run + 1}: {full[-1]:6.1f} s   (load {load_average()})")
 
             daily = []
             for day, interactions, registrations in held:
                 land(url, interactions, registrations)
-                fact, marts = daily_run(url, day, target, args.project_dir)
-                daily.append((fact, marts))
+                (fact, fact_cpu), (marts, marts_cpu) = daily_run(runs, day)
+                daily.append((fact, marts, fact_cpu + marts_cpu))
                 print(
                     f"daily run {day} ({interactions.height:,} interactions): "
                     f"fct_interactions {fact:5.1f} s + marts {marts:5.1f} s = "
-                    f"{fact + marts:5.1f} s   (load {load_average()})"
+                    f"{fact + marts:5.1f} s (cpu {fact_cpu:.1f} s + {marts_cpu:.1f} s)"
+                    f"   (load {load_average()})"
                 )
 
             print()
             if full:
-                print(f"full build, median of {len(full)}: {statistics.median(full):6.1f} s")
-            if daily:
-                totals = [fact + marts for fact, marts in daily]
                 print(
-                    f"daily run, median of {len(daily)}: {statistics.median(totals):6.1f} s"
-                    f" (fct_interactions {statistics.median(f for f, _ in daily):.1f} s,"
-                    f" marts {statistics.median(m for _, m in daily):.1f} s)"
+                    f"full build, median of {len(full)}:"
+                    f" {statistics.median(w for w, _ in full):6.1f} s"
+                    f" (cpu {statistics.median(c for _, c in full):.1f} s)"
+                )
+            if daily:
+                print(
+                    f"daily run, median of {len(daily)}:"
+                    f" {statistics.median(f + m for f, m, _ in daily):6.1f} s"
+                    f" (fct_interactions {statistics.median(f for f, _, _ in daily):.1f} s,"
+                    f" marts {statistics.median(m for _, m, _ in daily):.1f} s;"
+                    f" cpu {statistics.median(c for _, _, c in daily):.1f} s)"
                 )
     finally:
         if args.dbt_target is None:

@@ -1,11 +1,12 @@
 -- Incremental runs miss nothing: every interaction id in raw is in fct_interactions. Each run
--- checks what it was asked to pick up: the days between the vars `interactions_from` and
--- `interactions_to` when set, else what was loaded within the lookback of the newest load.
+-- checks what it was asked to pick up: the days of `interactions_window()` when set, else what
+-- was loaded within the lookback of the newest load.
+{% set window = interactions_window() %}
 select distinct raw_interactions.interaction_id
 from {{ ref('stg_raw__interactions') }} as raw_interactions
-{% if var('interactions_from') and var('interactions_to') %}
-where raw_interactions.occurred_at >= '{{ var("interactions_from") }}'::timestamptz
-    and raw_interactions.occurred_at < '{{ var("interactions_to") }}'::timestamptz
+{% if window %}
+where raw_interactions.occurred_at >= '{{ window[0] }}'::timestamptz
+    and raw_interactions.occurred_at < '{{ window[1] }}'::timestamptz
 {% else %}
 where raw_interactions.loaded_at >= (
     select coalesce(max(loaded_at), '-infinity'::timestamptz)

@@ -5,9 +5,7 @@ interactions: staging and intermediate views (unpartitioned), ``fct_interactions
 partition, or a range of them, per run), and the marts built on top (unpartitioned).
 """
 
-import json
-import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import dagster as dg
@@ -15,23 +13,34 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from core.settings import get_settings
 from pipelines.ingest.assets import interaction_partitions
-from pipelines.transform.project import PlatformDbtTranslator, dbt_project
+from pipelines.transform.project import (
+    PlatformDbtTranslator,
+    dbt_project,
+    partial_parse_env,
+    partition_env,
+    scoped_environ,
+)
 
 INCREMENTAL_FACT = "fct_interactions"
 UPSTREAM_SELECT = "path:models/staging path:models/intermediate path:seeds"
 
 
-def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, *args: str) -> Iterator[Any]:
-    # dbt reads the connection from these variables (dbt_project/profiles.yml).
-    os.environ.update(get_settings().dbt_env())
+def _build(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[Any]:
+    # dbt reads the connection from these variables (dbt_project/profiles.yml), and starts from
+    # the parse prepared with the manifest instead of parsing the project again.
+    prepared = dbt_project().manifest_path.parent
+    values = {**get_settings().dbt_env(), **partial_parse_env(prepared), **(env or {})}
     # A test over several models runs with the last of them ("buildable"), never before them.
     command = ["build", "--indirect-selection", "buildable", *args]
-    yield from dbt.cli(command, context=context).stream()
-
-
-def partition_vars(start: str, end: str) -> dict[str, str]:
-    """dbt vars that restrict the incremental fact to interactions in [start, end)."""
-    return {"interactions_from": start, "interactions_to": end}
+    with scoped_environ(values):
+        # dbt starts here, with the environment of this moment.
+        invocation = dbt.cli(command, context=context)
+    yield from invocation.stream()
 
 
 @dbt_assets(
@@ -58,8 +67,8 @@ def dbt_staging(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Itera
 def dbt_interactions(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
     """``fct_interactions`` for the run's days only: an incremental delete+insert of that range."""
     window = context.partition_time_window
-    variables = partition_vars(window.start.date().isoformat(), window.end.date().isoformat())
-    yield from _build(context, dbt, "--vars", json.dumps(variables))
+    days = partition_env(window.start.date().isoformat(), window.end.date().isoformat())
+    yield from _build(context, dbt, env=days)
 
 
 @dbt_assets(

@@ -288,9 +288,15 @@ def rebuild_marts() -> None:
     run_dbt("build", "--full-refresh", "--exclude-resource-type", "test")
 
 
-def run_dbt(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run the real dbt CLI against the test database; on failure, raise with its output."""
-    env = {**os.environ, **get_settings().dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+def run_dbt(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real dbt CLI against the test database, ``env`` added to its environment; on
+    failure, raise with its output."""
+    env = {
+        **os.environ,
+        **get_settings().dbt_env(),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        **(env or {}),
+    }
     command = [
         str(DBT_EXECUTABLE),
         *args,

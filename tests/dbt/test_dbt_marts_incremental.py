@@ -17,6 +17,8 @@ import marts_dataset as ds
 import psycopg
 import pytest
 
+from pipelines.transform.project import partition_env
+
 pytestmark = pytest.mark.integration
 
 AS_OF = "2021-06-20T00:00:00+00:00"
@@ -40,17 +42,14 @@ DAY_TWO = [
 
 def daily_run(day: str, next_day: str) -> None:
     """What the Dagster assets run for one new daily partition."""
-    partition = {**BUILD_VARS, "interactions_from": day, "interactions_to": next_day}
-    build = ("build", "--indirect-selection", "buildable")
-    ds.run_dbt(*build, "--select", "fct_interactions", "--vars", json.dumps(partition))
+    build = ("build", "--indirect-selection", "buildable", "--vars", json.dumps(BUILD_VARS))
+    ds.run_dbt(*build, "--select", "fct_interactions", env=partition_env(day, next_day))
     ds.run_dbt(
         *build,
         "--select",
         "path:models/marts",
         "--exclude",
         "fct_interactions",
-        "--vars",
-        json.dumps(BUILD_VARS),
     )
 
 

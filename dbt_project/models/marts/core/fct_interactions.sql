@@ -23,8 +23,8 @@
 }}
 
 -- One row per interaction id. Incremental runs read only what arrived since the newest row already
--- here (minus a lookback, for loads that committed late), or, with the vars `interactions_from`
--- and `interactions_to`, the interactions that occurred in that date range (a daily partition).
+-- here (minus a lookback, for loads that committed late), or the interactions that occurred in
+-- a date range (a daily partition; macros/interactions_window.sql).
 -- Each row carries the start of the run that wrote it (`transformed_at`), and the keys of the rows
 -- a run replaces go to `fct_interactions_replaced`: the marts built on this fact read both to find
 -- what changed since their last run (macros/incremental_keys.sql).
@@ -40,9 +40,10 @@ with new_interactions as (
         source_file,
         loaded_at
     from {{ ref('stg_raw__interactions') }}
-    {% if var('interactions_from') and var('interactions_to') %}
-    where occurred_at >= '{{ var("interactions_from") }}'::timestamptz
-        and occurred_at < '{{ var("interactions_to") }}'::timestamptz
+    {% set window = interactions_window() %}
+    {% if window %}
+    where occurred_at >= '{{ window[0] }}'::timestamptz
+        and occurred_at < '{{ window[1] }}'::timestamptz
     {% elif is_incremental() %}
     where loaded_at > (
         select coalesce(max(loaded_at), '-infinity'::timestamptz)
