@@ -63,7 +63,9 @@ interactions as (
     left join {{ ref('dim_events') }} as events
         on fct.event_id = events.event_id
     {% if is_incremental() %}
-    where fct.occurred_date in (select activity_date from recomputed_dates)
+    -- `= any(array(...))`, not `in (select ...)`: the planner then expects a few days and reads
+    -- them through the index on occurred_date, where it would scan all interactions.
+    where fct.occurred_date = any(array(select activity_date from recomputed_dates))
     {% endif %}
 ),
 

@@ -23,10 +23,11 @@ interaction_counts as (
         sum(favorites) as favorites,
         sum(shares) as shares,
         sum(dismissals) as dismissals,
+        -- In double precision: exp() of a numeric is computed digit by digit, many times slower.
         sum(
             weight_growth * exp(
-                -ln(2.0)
-                * extract(epoch from ({{ popularity_as_of() }} - activity_date::timestamp at time zone 'utc'))
+                -ln(2.0::double precision)
+                * extract(epoch from ({{ popularity_as_of() }} - activity_date::timestamp at time zone 'utc'))::double precision
                 / (86400.0 * {{ var('popularity_half_life_days') }})
             )
         ) filter (

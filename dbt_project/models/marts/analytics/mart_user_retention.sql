@@ -79,7 +79,9 @@ active as (
         on activity.user_id = users.user_id
     where activity.activity_date >= users.signup_date
     {% if previous is not none %}
-        and activity.activity_date in (select activity_date from changed_days)
+        -- `= any(array(...))`, not `in (select ...)`: the planner then expects a few days and reads
+        -- them through the index on activity_date, where it would scan all user days.
+        and activity.activity_date = any(array(select activity_date from changed_days))
         and (users.cohort_week, (activity.activity_date - users.signup_date) / 7) in (
             select cohort_week, weeks_since_signup from changed_cells
         )

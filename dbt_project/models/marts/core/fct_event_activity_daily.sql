@@ -45,16 +45,20 @@ daily as (
         count(*) filter (where interaction_type = 'attend') as attendances,
         count(*) filter (where interaction_type = 'dismiss') as dismissals,
         sum(weight) as engagement_weight,
+        -- In double precision: exp() of a numeric is computed digit by digit, many times slower.
         sum(
             weight * exp(
-                ln(2.0) * extract(epoch from (occurred_at - occurred_date::timestamp at time zone 'utc'))
+                ln(2.0::double precision)
+                * extract(epoch from (occurred_at - occurred_date::timestamp at time zone 'utc'))::double precision
                 / (86400.0 * {{ var('popularity_half_life_days') }})
             )
-        )::double precision as weight_growth,
+        ) as weight_growth,
         max(occurred_at) as last_interaction_at
     from {{ ref('fct_interactions') }}
     {% if is_incremental() %}
-    where occurred_date in (select occurred_date from changed_dates)
+    -- `= any(array(...))`, not `in (select ...)`: the planner then expects a few days and reads
+    -- them through the index on occurred_date, where it would scan all interactions.
+    where occurred_date = any(array(select occurred_date from changed_dates))
     {% endif %}
     group by event_id, occurred_date
 )

@@ -33,7 +33,9 @@ daily as (
         count(distinct event_id) as events_touched
     from {{ ref('fct_interactions') }}
     {% if is_incremental() %}
-    where occurred_date in (select occurred_date from changed_dates)
+    -- `= any(array(...))`, not `in (select ...)`: the planner then expects a few days and reads
+    -- them through the index on occurred_date, where it would scan all interactions.
+    where occurred_date = any(array(select occurred_date from changed_dates))
     {% endif %}
     group by user_id, occurred_date
 )
