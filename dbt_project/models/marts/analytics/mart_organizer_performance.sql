@@ -31,12 +31,9 @@ popularity as (
 
 reach as (
     select
-        events.organizer_id,
-        count(distinct stages.user_id) filter (where stages.reached_view) as distinct_users_reached
-    from {{ ref('fct_user_event_activity') }} as stages
-    inner join events
-        on stages.event_id = events.event_id
-    group by events.organizer_id
+        organizer_id,
+        distinct_users_reached
+    from {{ ref('mart_organizer_reach') }}
 ),
 
 per_organizer as (

@@ -19,12 +19,16 @@
 -- view >= click >= register >= attend. Popularity, the funnel and the training set read it.
 -- Incremental: a run recomputes the pairs whose interactions changed since its last run and
 -- those whose registrations differ from what it last saw; a pair left with neither is deleted.
+-- Registrations are read from their intermediate view, which fct_registrations only adds event
+-- dates to: this model then starts with the first marts of a run instead of after
+-- fct_registrations and its tests, and the funnel, popularity and organizer marts that wait for
+-- it finish sooner.
 with registrations as (
     select
         user_id,
         event_id,
         bool_or(status = 'attended') as attended
-    from {{ ref('fct_registrations') }}
+    from {{ ref('int_registrations_unioned') }}
     group by user_id, event_id
 ),
 
