@@ -236,7 +236,8 @@ def dbt(
 
 def cpu_seconds(pgdata: Path) -> float:
     """CPU time used so far by this process's ended children (dbt) and by the ended processes
-    of the server in ``pgdata`` (a connection's backend and its parallel workers), from /proc."""
+    of the server in ``pgdata`` (a connection's backend and its parallel workers, but also any
+    autovacuum worker that ended meanwhile), from /proc."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     postmaster = (pgdata / "postmaster.pid").read_text().split()[0]
     # Fields 16 and 17 of /proc/PID/stat: CPU ticks of the children it waited for.
