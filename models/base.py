@@ -9,11 +9,12 @@ so memory stays bounded, top-k selection and the output frame.
 from __future__ import annotations
 
 import json
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Self
 
 import numpy as np
@@ -21,7 +22,14 @@ import polars as pl
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from models.matrix import encode, interaction_matrix, prepare_interactions
+from models.matrix import encode, interaction_matrix, prepare_interactions, to_utc
+from models.schema import (
+    IdIndex,
+    code_frame,
+    interactions_frame,
+    items_frame,
+    users_frame,
+)
 from models.topk import block_rows, map_blocks, top_k
 
 RECOMMENDATION_SCHEMA = {
@@ -37,11 +45,15 @@ SIMILAR_SCHEMA = {
     "score": pl.Float32,
 }
 
-IdsLike = Sequence[int] | np.ndarray
+IdsLike = Sequence[Any] | np.ndarray | pl.Series
 
 
 class ModelTooLargeError(RuntimeError):
     """The data is too big for this model's memory footprint; callers skip it with this reason."""
+
+
+class UnknownCandidatesWarning(UserWarning):
+    """Some candidate ids were never given to ``fit`` (neither interacted with nor in items)."""
 
 
 class Recommender(ABC):
@@ -49,10 +61,13 @@ class Recommender(ABC):
 
     Learned state common to all models (set by :meth:`fit`):
 
-    - ``user_ids_`` / ``item_ids_``: sorted id universes; matrix rows and columns follow them.
+    - ``user_ids_`` / ``item_ids_``: sorted universes of id codes; matrix rows and columns follow
+      them. ``user_index_`` / ``item_index_`` map external ids (ints or strings) to those codes.
     - ``seen_``: users × items CSR of training interactions, used by ``exclude_seen``.
     - ``popularity_``: per-item training weight scaled to [0, 1], the fallback for unknown users.
     - ``now_``: the reference time of the fit (the ``now`` given or the latest interaction).
+    - ``item_starts_``: start time of each item as epoch microseconds (``None`` without a
+      ``starts_at`` column); events that started before ``as_of`` are never recommended.
     """
 
     #: Whether the model can score items absent from the interactions (from the items frame).
@@ -85,11 +100,24 @@ class Recommender(ABC):
     # -- fitting -------------------------------------------------------------------------------
     def fit(
         self,
-        interactions: pl.DataFrame,
-        items: pl.DataFrame | None = None,
-        users: pl.DataFrame | None = None,
+        interactions: Any,
+        items: Any | None = None,
+        users: Any | None = None,
     ) -> Self:
-        """Learn from interactions (and, for models that use them, item and user attributes)."""
+        """Learn from interactions (and, for models that use them, item and user attributes).
+
+        Frames may be Polars, pandas or Arrow tables in the schema of :mod:`models.schema`;
+        ids may be integers or strings (they come back as given).
+        """
+        interactions = interactions_frame(interactions)
+        items, users = items_frame(items), users_frame(users)
+        self.user_index_ = _index_of(interactions, users, "user_id")
+        self.item_index_ = _index_of(interactions, items, "item_id")
+        interactions = code_frame(interactions, "user_id", self.user_index_)
+        interactions = code_frame(interactions, "item_id", self.item_index_)
+        items = code_frame(items, "item_id", self.item_index_)
+        users = code_frame(users, "user_id", self.user_index_)
+        assert interactions is not None
         interactions = prepare_interactions(interactions)
         self.__dict__.pop("_column_cache", None)
         self.__dict__.pop("_encoded_items", None)
@@ -117,6 +145,7 @@ class Recommender(ABC):
         top = counts.max() if counts.size else 0.0
         self.popularity_ = (counts / top if top > 0 else counts).astype(np.float32)
         self.now_ = _reference_time(interactions, getattr(self, "now", None))
+        self.item_starts_ = _item_starts(items, self.item_ids_)
 
     @abstractmethod
     def _fit(
@@ -199,34 +228,49 @@ class Recommender(ABC):
         k: int,
         exclude_seen: bool = True,
         candidates: IdsLike | None = None,
+        as_of: datetime | None = None,
     ) -> pl.DataFrame:
-        """Top-``k`` items per user, best first, as ``user_id, rank, item_id, score``.
+        """Top-``k`` items per user, best first.
 
-        ``candidates`` restricts results to those ids (the published upcoming events); ids the
-        model has never seen are ignored. Users are scored in blocks so memory stays bounded.
+        Returns a Polars frame ``user_id, rank, item_id, score`` (rank from 1; ids in the type
+        they were given to ``fit``; ``.to_pandas()`` or :func:`models.schema.
+        recommendations_to_dict` for other shapes). Users unknown to the model get the model's
+        answer for a user without history. ``candidates`` restricts results to those items (the
+        published upcoming events), each of which is ranked, interactions or not; ids absent from
+        both the interactions and the items of ``fit`` cannot be scored and are reported with a
+        warning. No event that starts at or before ``as_of`` (default: the latest interaction
+        seen in ``fit``) is ever returned. Users are scored in blocks so memory stays bounded.
         """
         self._check_fitted()
-        users = np.unique(np.asarray(user_ids, dtype=np.int64))
+        user_index, item_index = self._indexes()
+        user_codes, user_table = user_index.query(user_ids)
+        users = np.unique(user_codes)
         item_pos = self._candidate_positions(candidates)
+        item_pos = self._drop_started(item_pos, self._as_of(as_of))
         col_ids = self.item_ids_ if item_pos is None else self.item_ids_[item_pos]
         if users.size == 0 or col_ids.size == 0 or k <= 0:
-            return pl.DataFrame(schema=RECOMMENDATION_SCHEMA)
+            return _typed_empty(RECOMMENDATION_SCHEMA, user_index, item_index)
         col_of_item = None
         if item_pos is not None:
             col_of_item = np.full(self.item_ids_.size, -1, dtype=np.int64)
             col_of_item[item_pos] = np.arange(item_pos.size)
         positions = encode(self.user_ids_, users)
+        self._scoring_as_of = self._as_of(as_of)
         cold = self._cold_user_scores(item_pos)
         parts: list[pl.DataFrame] = []
         # Block products are mid-sized and many; one BLAS thread per block (blocks run on every
         # core instead) avoids OpenBLAS spin-waits, measured 3-30× slower on a shared machine.
-        with threadpool_limits(limits=1, user_api="blas"):
-            self._recommend_blocks(
-                users, positions, item_pos, col_ids, col_of_item, cold, k, exclude_seen, parts
-            )
+        try:
+            with threadpool_limits(limits=1, user_api="blas"):
+                self._recommend_blocks(
+                    users, positions, item_pos, col_ids, col_of_item, cold, k, exclude_seen, parts
+                )
+        finally:
+            self.__dict__.pop("_scoring_as_of", None)
         if not parts:
-            return pl.DataFrame(schema=RECOMMENDATION_SCHEMA)
-        return pl.concat(parts)
+            return _typed_empty(RECOMMENDATION_SCHEMA, user_index, item_index)
+        out = user_index.decode(pl.concat(parts), "user_id", user_table)
+        return item_index.decode(out, "item_id", None)
 
     def _recommend_blocks(
         self,
@@ -276,14 +320,15 @@ class Recommender(ABC):
         get no rows; models without an item similarity raise ``NotImplementedError``.
         """
         self._check_fitted()
-        items = np.unique(np.asarray(item_ids, dtype=np.int64))
+        _, item_index = self._indexes()
+        items = np.unique(item_index.query(item_ids)[0])
         pos = encode(self.item_ids_, items)
         items, pos = items[pos >= 0], pos[pos >= 0]
         cand_pos = self._candidate_positions(candidates)
         col_ids = self.item_ids_ if cand_pos is None else self.item_ids_[cand_pos]
         if items.size == 0 or col_ids.size == 0 or k <= 0:
             self._item_similarity(pos[:0], cand_pos)  # surfaces NotImplementedError
-            return pl.DataFrame(schema=SIMILAR_SCHEMA)
+            return _typed_empty(SIMILAR_SCHEMA, item_index, item_index)
         step = block_rows(col_ids.size)
 
         def block(start: int) -> pl.DataFrame:
@@ -296,18 +341,53 @@ class Recommender(ABC):
             return _ranked_frame(block_ids[rows], col_ids[cols], vals, SIMILAR_SCHEMA)
 
         with threadpool_limits(limits=1, user_api="blas"):
-            return pl.concat(map_blocks(block, range(0, items.size, step)))
+            out = pl.concat(map_blocks(block, range(0, items.size, step)))
+        out = item_index.decode(out, "item_id", None)
+        return item_index.decode(out, "similar_item_id", None)
 
     # -- helpers -------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
         if not hasattr(self, "item_ids_"):
             raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit() first")
 
+    def _indexes(self) -> tuple[IdIndex, IdIndex]:
+        """The user and item id indexes (integer identity for models pickled before them)."""
+        integer = IdIndex(pl.Series([], dtype=pl.Int64))
+        return self.__dict__.get("user_index_", integer), self.__dict__.get("item_index_", integer)
+
     def _candidate_positions(self, candidates: IdsLike | None) -> np.ndarray | None:
         if candidates is None:
             return None
-        pos = encode(self.item_ids_, np.unique(np.asarray(candidates, dtype=np.int64)))
+        _, item_index = self._indexes()
+        codes = np.unique(item_index.query(candidates)[0])
+        pos = encode(self.item_ids_, codes)
+        if (pos < 0).any():
+            warnings.warn(
+                f"{int((pos < 0).sum())} candidate ids are in neither the interactions nor the "
+                "items given to fit() and cannot be scored; pass them in items to rank them",
+                UnknownCandidatesWarning,
+                stacklevel=3,
+            )
         return pos[pos >= 0]
+
+    def _as_of(self, as_of: datetime | None) -> datetime | None:
+        """The reference time of a call: ``as_of`` made UTC-aware, or the fit's ``now_``."""
+        if as_of is None:
+            return self.now_
+        return as_of if as_of.tzinfo is not None else as_of.replace(tzinfo=UTC)
+
+    def _drop_started(
+        self, item_pos: np.ndarray | None, as_of: datetime | None
+    ) -> np.ndarray | None:
+        """Candidate positions without the events that start at or before ``as_of``."""
+        starts = self.__dict__.get("item_starts_")
+        if starts is None or as_of is None:
+            return item_pos
+        cutoff = np.int64(int(as_of.timestamp() * 1_000_000))
+        upcoming = starts > cutoff
+        if item_pos is None:
+            return None if upcoming.all() else np.flatnonzero(upcoming)
+        return item_pos[upcoming[item_pos]]
 
     def _mask_seen(
         self,
@@ -410,11 +490,47 @@ def _same_array(cached: np.ndarray | None, current: np.ndarray | None) -> bool:
     )
 
 
+def _index_of(interactions: pl.DataFrame, extra: pl.DataFrame | None, column: str) -> IdIndex:
+    """The id index over ``column`` of the interactions and, when it has one, of ``extra``."""
+    series = [interactions[column]]
+    if extra is not None and column in extra.columns:
+        series.append(extra[column])
+    if all(s.dtype.is_integer() for s in series):
+        return IdIndex(pl.Series([], dtype=pl.Int64))
+    return IdIndex(pl.concat([s.cast(pl.String) for s in series]))
+
+
+def _item_starts(items: pl.DataFrame | None, item_ids: np.ndarray) -> np.ndarray | None:
+    """Start of each item in ``item_ids`` order as epoch microseconds.
+
+    ``None`` when the items carry no ``starts_at`` (e.g. MovieLens): nothing is ever started.
+    An item without a known start gets INT64_MAX: it is not known to have started.
+    """
+    if items is None or "starts_at" not in items.columns:
+        return None
+    frame = items.select(
+        pl.col("item_id").cast(pl.Int64), to_utc(items["starts_at"]).alias("starts_at")
+    ).unique("item_id", keep="first")
+    unknown = np.iinfo(np.int64).max
+    starts = np.full(item_ids.size, unknown, dtype=np.int64)
+    pos = encode(item_ids, frame["item_id"].to_numpy())
+    values = frame["starts_at"].dt.epoch("us").fill_null(unknown).to_numpy()
+    starts[pos[pos >= 0]] = values[pos >= 0]
+    return starts
+
+
+def _typed_empty(schema: dict[str, Any], first: IdIndex, second: IdIndex) -> pl.DataFrame:
+    """An empty result frame whose id columns have the external id types."""
+    names = list(schema)
+    typed = dict(schema)
+    typed[names[0]] = first.dtype
+    typed[names[2]] = second.dtype
+    return pl.DataFrame(schema=typed)
+
+
 def _reference_time(interactions: pl.DataFrame, now: datetime | None) -> datetime | None:
     """The fit's "now": the given one (made UTC-aware) or the latest interaction's timestamp."""
     if now is not None:
-        from datetime import UTC
-
         return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
     if "timestamp" in interactions.columns and interactions.height:
         return interactions["timestamp"].max()  # type: ignore[return-value]

@@ -287,7 +287,9 @@ def test_hybrid_respects_an_explicit_now() -> None:
 @pytest.mark.parametrize("name", sorted(MODEL_REGISTRY))
 def test_every_registered_model_fits_and_recommends(name: str) -> None:
     model = make_model(name).fit(BLOCKS, ITEMS, USERS)
-    recs = model.recommend([1, 2, 3, 4, 5, 6], k=2, exclude_seen=False)
+    # Before the events of ITEMS start, so that every one of them may be recommended.
+    recs = model.recommend([1, 2, 3, 4, 5, 6], k=2, exclude_seen=False, as_of=T0 - timedelta(2))
+    assert recs.height > 0
     assert recs.group_by("user_id").len()["len"].max() <= 2
     assert recs["score"].is_sorted(descending=True) or recs.height > 0
     by_user = recs.group_by("user_id", maintain_order=True).agg("score")
