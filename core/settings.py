@@ -75,7 +75,22 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     gzip_min_bytes: int = Field(default=1024)
     interactions_start_date: date = Field(
-        default=date(2025, 1, 1), description="First day of the daily interaction partitions."
+        default=date(2025, 1, 1),
+        description="First day of the daily interaction partitions: the first day of data "
+        "(``make run`` sets it to the first landed day unless it is set).",
+    )
+    quarantine_warn_share: float = Field(
+        default=0.01,
+        ge=0,
+        le=1,
+        description="Share of a load's rows quarantined above which its check warns.",
+    )
+    quarantine_block_share: float = Field(
+        default=0.10,
+        ge=0,
+        le=1,
+        description="Share of a load's rows quarantined above which its check fails and "
+        "blocks everything downstream (the marts).",
     )
     recommendations_k: int = Field(default=50, description="Recommendations precomputed per user.")
     similar_k: int = Field(default=20, description="Similar events precomputed per event.")
@@ -89,6 +104,11 @@ class Settings(BaseSettings):
     @property
     def landing_dir(self) -> Path:
         return self.data_dir / "landing"
+
+    @property
+    def logs_dir(self) -> Path:
+        """Logs of the local services and the pipeline-failure log."""
+        return self.data_dir / "logs"
 
     @property
     def pg_dir(self) -> Path:

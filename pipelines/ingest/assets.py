@@ -32,8 +32,10 @@ FEED_FRESHNESS = dg.FreshnessPolicy.time_window(
     fail_window=timedelta(days=2), warn_window=timedelta(days=1)
 )
 
+# A day is a partition once it is over (no end offset): at 02:00 the newest partition is
+# yesterday, which is what the daily schedule runs; files landing today wait for midnight.
 interaction_partitions = dg.DailyPartitionsDefinition(
-    start_date=get_settings().interactions_start_date.isoformat(), end_offset=1, timezone="UTC"
+    start_date=get_settings().interactions_start_date.isoformat(), timezone="UTC"
 )
 
 

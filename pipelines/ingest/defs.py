@@ -1,5 +1,11 @@
 """Ingest domain: assets, the landing-zone sensor and the daily interactions job."""
 
+import hashlib
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import NamedTuple
+
 import dagster as dg
 
 from core.contracts import EVENTS, USERS
@@ -16,40 +22,97 @@ landing_job = dg.define_asset_job(
 )
 
 
-def new_landing_files(known_paths: set[str]) -> tuple[list[str], bool]:
-    """Days whose interaction folders hold files not yet in the ledger, and whether any user or
-    event feed file is new (those reload whole)."""
-    root = get_settings().landing_dir
-    days = [
-        day.isoformat()
-        for day in landing.interaction_days(root)
-        if any(str(p) not in known_paths for p in landing.interaction_files(root, day))
-    ]
+class LedgerEntry(NamedTuple):
+    """What the ledger knows of a path: the size of the file loaded and when it was loaded."""
+
+    size_bytes: int
+    loaded_at: datetime
+
+
+def pending_files(paths: list[Path], ledger: Mapping[str, LedgerEntry]) -> list[Path]:
+    """The files not loaded as they are now: new, of another size, or changed since loading.
+
+    A file rewritten in place (a corrected delivery under the same name) has a modification time
+    after its load, which is what catches a correction of the same size.
+    """
+    pending = []
+    for path in paths:
+        entry = ledger.get(str(path))
+        stat = path.stat()
+        modified = datetime.fromtimestamp(stat.st_mtime, tz=UTC)
+        if entry is None or entry.size_bytes != stat.st_size or modified > entry.loaded_at:
+            pending.append(path)
+    return pending
+
+
+def fingerprint(paths: list[Path]) -> str:
+    """A short digest of a set of files as they are now (names, sizes, modification times).
+
+    Run keys built from it repeat only while the files stay the same: a run that failed is not
+    retried on every tick, and a corrected or added file gets a run of its own.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        stat = path.stat()
+        digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def landing_run_requests(
+    root: Path, ledger: Mapping[str, LedgerEntry], last_day: date | None
+) -> list[dg.RunRequest]:
+    """Run requests for every complete day with pending interaction files, up to ``last_day``.
+
+    Pending user or event feed files (those reload whole) ride along with the first requested
+    day, and their files are part of its run key; with no pending day they get a run of their own
+    on the newest landed day.
+    """
+    if last_day is None:
+        return []
     feeds = [*landing.dataset_files(root, USERS), *landing.dataset_files(root, EVENTS)]
-    return days, any(str(p) not in known_paths for p in feeds)
+    feed_files = feeds if pending_files(feeds, ledger) else []
+    landed = [day for day in landing.interaction_days(root) if day <= last_day]
+    requests = []
+    for day in landed:
+        files = landing.interaction_files(root, day)
+        if not pending_files(files, ledger):
+            continue
+        watched = files + (feed_files if not requests else [])
+        requests.append(
+            dg.RunRequest(
+                run_key=f"interactions:{day.isoformat()}:{fingerprint(watched)}",
+                partition_key=day.isoformat(),
+            )
+        )
+    if not requests and feed_files and landed:
+        requests.append(
+            dg.RunRequest(
+                run_key=f"feeds:{fingerprint(feed_files)}", partition_key=landed[-1].isoformat()
+            )
+        )
+    return requests
+
+
+def read_ledger() -> dict[str, LedgerEntry]:
+    """The ledger's view of every loaded path."""
+    with connect() as conn:
+        rows = conn.execute("SELECT path, size_bytes, loaded_at FROM raw.landed_files").fetchall()
+    return {path: LedgerEntry(size, loaded_at) for path, size, loaded_at in rows}
 
 
 @dg.sensor(
     job=landing_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING
 )
-def landing_zone_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    """Launch an ingest run for every day that received new interaction files.
+def landing_zone_sensor() -> dg.SensorResult:
+    """Launch an ingest run for every complete day that received new or corrected files.
 
-    New user or event feed files ride along with the first run (they reload whole). The run key
-    names the files, so the same landing never launches twice.
+    The run key is the day and a fingerprint of its files, so the same landing never launches
+    twice, a failed day is not retried until its files change, and a corrected file is loaded.
+    Today's folder waits until the day is over (it becomes a partition at midnight UTC).
     """
-    with connect() as conn:
-        known = {row[0] for row in conn.execute("SELECT path FROM raw.landed_files")}
-    days, feeds_changed = new_landing_files(known)
-    requests = [
-        dg.RunRequest(run_key=f"interactions:{day}:{len(known)}", partition_key=day) for day in days
-    ]
-    if not requests and feeds_changed:
-        latest = landing.interaction_days(get_settings().landing_dir)
-        if latest:
-            requests.append(
-                dg.RunRequest(run_key=f"feeds:{len(known)}", partition_key=latest[-1].isoformat())
-            )
+    last = assets.interaction_partitions.get_last_partition_key()
+    last_day = date.fromisoformat(last) if last else None
+    requests = landing_run_requests(get_settings().landing_dir, read_ledger(), last_day)
     return dg.SensorResult(run_requests=requests)
 
 

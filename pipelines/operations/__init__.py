@@ -1,0 +1,1 @@
+"""Operations: what a data engineer is told when a pipeline run fails."""
