@@ -91,7 +91,7 @@ EVENTS = LandingDataset(
         Column("event_id", "int"),
         Column("title", "str"),
         Column("description", "str", required=False),
-        Column("category", "str"),
+        Column("category", "str", required=False),
         Column("tags", "str_list", required=False),
         Column("starts_at", "datetime"),
         Column("ends_at", "datetime"),
@@ -100,9 +100,15 @@ EVENTS = LandingDataset(
         Column("lat", "float", required=False),
         Column("lng", "float", required=False),
         Column("capacity", "int"),
-        Column("price", "float"),
+        Column("price", "float", required=False),
         Column("currency", "str"),
         Column("organizer_id", "int", required=False),
+        # The recurring series and the venue of the event, as the feed numbers them (no venue:
+        # online); a feed without series ids gets them derived from organiser and title in dbt.
+        Column("series_id", "int", required=False),
+        Column("venue_id", "int", required=False),
+        # The partner's own (alphanumeric) id of the listing.
+        Column("external_id", "str", required=False),
         Column("status", "str"),
         Column("created_at", "datetime"),
         Column("updated_at", "datetime"),

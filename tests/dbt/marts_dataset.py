@@ -75,6 +75,10 @@ LANDED_EVENTS = [
     (ART_WALK, "Art Walk", "art", [], "2021-07-01 15:00Z", 10, 0, EVE, "draft"),
 ]
 
+# Series and venue ids the feed gives (event_id: (series_id, venue_id)); the rest have none, so
+# their series is derived from organiser and normalised title.
+LANDED_SERIES_VENUES = {JAZZ: (501, 61), MEETUP: (None, 61), ART_WALK: (None, 62)}
+
 # interaction_id, user_id, event_id, type, occurred_at, source, model_version
 INTERACTIONS = [
     ("mt-001", ALICE, JAZZ, "view", "2021-06-01 12:00Z", "web", None),
@@ -190,12 +194,25 @@ def load(url: str) -> None:
             cur.executemany(
                 "insert into raw.events (event_id, title, description, category, tags, starts_at,"
                 " ends_at, venue_name, city, lat, lng, capacity, price, currency, organizer_id,"
-                " status, created_at, updated_at, _source)"
+                " series_id, venue_id, status, created_at, updated_at, _source)"
                 " values (%s, %s, 'About ' || %s, %s, %s, %s, %s::timestamptz + interval '2 hours',"
-                " 'Hall', 'Berlin', 52.5, 13.4, %s, %s, 'EUR', %s, %s, '2021-05-20Z',"
+                " 'Hall', 'Berlin', 52.5, 13.4, %s, %s, 'EUR', %s, %s, %s, %s, '2021-05-20Z',"
                 " '2021-05-20Z', 'events/test.csv')",
                 [
-                    (eid, title, title, cat, tags, starts, starts, cap, price, org, status)
+                    (
+                        eid,
+                        title,
+                        title,
+                        cat,
+                        tags,
+                        starts,
+                        starts,
+                        cap,
+                        price,
+                        org,
+                        *LANDED_SERIES_VENUES.get(eid, (None, None)),
+                        status,
+                    )
                     for eid, title, cat, tags, starts, cap, price, org, status in LANDED_EVENTS
                 ],
             )

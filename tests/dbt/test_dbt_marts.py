@@ -7,6 +7,7 @@ the marts, and the last test lands late interactions and checks the incremental 
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -207,7 +208,8 @@ def test_ml_feature_tables_have_the_contracted_columns(marts: psycopg.Connection
     ]
     assert [name for name, _ in columns("ml_event_features")] == [
         "event_id", "title", "description", "category", "tags", "city", "lat", "lng", "price",
-        "currency", "capacity", "status", "starts_at", "ends_at", "organizer_id", "created_at",
+        "currency", "capacity", "status", "starts_at", "ends_at", "organizer_id", "series_id",
+        "venue_id", "created_at",
     ]  # fmt: skip
     assert columns("ml_user_features") == [
         ("user_id", "bigint"),
@@ -217,6 +219,42 @@ def test_ml_feature_tables_have_the_contracted_columns(marts: psycopg.Connection
         ("interests", "ARRAY"),
         ("created_at", "timestamp with time zone"),
     ]
+
+
+def test_events_carry_their_series_and_venue(marts: psycopg.Connection) -> None:
+    events = "between 920001 and 920099"
+    series = dict(
+        rows(
+            marts,
+            f"select event_id, series_id from marts.ml_event_features where event_id {events}",
+        )
+    )
+    derived = {
+        event: "d" + hashlib.md5(key.encode()).hexdigest()[:15]
+        for event, key in [
+            (ds.MEETUP, f"{ds.ORGANIZER}/tech meetup"),
+            (ds.FOOD_FAIR, f"{ds.EVE}/food fair"),
+            (ds.ART_WALK, f"{ds.EVE}/art walk"),
+            (ds.API_PITCH, f"{ds.API_ORGANIZER}/startup pitch"),
+        ]
+    }
+    assert series == {ds.JAZZ: "501", **derived}
+    venues = rows(
+        marts,
+        f"select event_id, venue_id from marts.ml_event_features where event_id {events}"
+        " and venue_id is not null order by event_id",
+    )
+    assert venues == [(ds.JAZZ, 61), (ds.MEETUP, 61), (ds.ART_WALK, 62)]
+    assert rows(
+        marts,
+        "select venue_name, city, lat, lng, events, organizers, series from marts.dim_venues"
+        " where venue_id = 61",
+    ) == [("Hall", "Berlin", 52.5, 13.4, 2, 1, 2)]
+    assert rows(
+        marts,
+        "select series_source, organizer_id, latest_title, usual_venue_id, events"
+        " from marts.dim_series where series_id = '501'",
+    ) == [("feed", ds.ORGANIZER, "Jazz Night", 61, 1)]
 
 
 def test_recommendation_performance_by_model_version(marts: psycopg.Connection) -> None:

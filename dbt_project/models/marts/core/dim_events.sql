@@ -15,16 +15,24 @@ with events as (
         price,
         currency,
         organizer_id,
+        venue_id,
+        external_id,
         status,
         created_at,
         updated_at,
         record_origin
     from {{ ref('int_events_unioned') }}
+),
+
+series as (
+    select event_id, series_id, series_source, normalized_title
+    from {{ ref('int_event_series') }}
 )
 
 select
-    event_id,
+    events.event_id,
     title,
+    series.normalized_title,
     description,
     category,
     tags,
@@ -41,9 +49,15 @@ select
     currency,
     price = 0 as is_free,
     organizer_id,
+    series.series_id,
+    series.series_source,
+    venue_id,
+    coalesce(lower(trim(venue_name)) = 'online', false) as is_online,
+    external_id,
     status,
     status = 'published' and starts_at > current_timestamp as is_recommendable,
     created_at,
     updated_at,
     record_origin
 from events
+inner join series on series.event_id = events.event_id

@@ -16,5 +16,7 @@ select
     starts_at,
     ends_at,
     organizer_id::bigint as organizer_id,
+    series_id::text as series_id,
+    venue_id::bigint as venue_id,
     created_at
 from {{ ref('dim_events') }}

@@ -15,6 +15,9 @@ with source as (
         price,
         currency,
         organizer_id,
+        series_id,
+        venue_id,
+        external_id,
         status,
         created_at,
         updated_at
@@ -37,6 +40,9 @@ select
     price,
     upper(trim(currency))::text as currency,
     organizer_id,
+    series_id,
+    venue_id,
+    nullif(trim(external_id), '') as external_id,
     status,
     created_at,
     updated_at
