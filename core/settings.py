@@ -66,6 +66,25 @@ class Settings(BaseSettings):
     )
     api_pool_min: int = Field(default=2)
     api_pool_max: int = Field(default=16)
+    api_pool_wait_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest a request queues for a database connection before a 503.",
+    )
+    api_pool_max_waiting: int = Field(
+        default=1000,
+        ge=0,
+        description="Requests allowed to queue for a connection; beyond it a 503 at once. "
+        "0: no limit.",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks of reverse proxies whose X-Forwarded-For the API "
+        "believes (client address for login throttling).",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None, description="Bearer token /metrics requires. Unset: /metrics is open."
+    )
     recommendation_answers_ttl_seconds: float = Field(
         default=30.0,
         ge=0,

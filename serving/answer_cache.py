@@ -3,9 +3,8 @@
 An answer of ``GET /recommendations/events`` is a function of slowly changing state: the
 published sets (swapped by the batch), the events, the places taken per event, and the user's
 own registrations, dismissals and profile. Triggers (migration 0006) and the serving swap
-announce every change of that state on :data:`~core.contracts.RECOMMENDATIONS_CHANGED_CHANNEL`;
-each worker listens on a dedicated connection (:func:`listen_for_changes`) and drops what a
-message concerns:
+announce every change of that state; each worker's listener (:mod:`serving.changes`) hands
+every message to this cache, which drops what the message concerns:
 
 * ``u:<id>``: the answers of that user;
 * ``x:<id>``: the answers showing that event (a place was taken; it may now be full);
@@ -21,18 +20,11 @@ under a millisecond after the commit. An answer computed while a change arrived 
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 
-import psycopg
 from starlette.requests import Request
-
-from core.contracts import RECOMMENDATIONS_CHANGED_CHANNEL
-
-log = logging.getLogger("serving.answer_cache")
 
 # The number of users whose change counts are remembered; beyond it they are forgotten and the
 # global epoch moves on instead (see ``ticket``).
@@ -187,28 +179,3 @@ class AnswerCache:
 def recommendation_answers(request: Request) -> AnswerCache:
     """The worker's answer cache, for handlers whose writes change recommendation answers."""
     return request.app.state.recommendation_answers  # type: ignore[no-any-return]
-
-
-async def listen_for_changes(
-    cache: AnswerCache, conninfo: str, *, retry_seconds: float = 1.0
-) -> None:
-    """Apply the channel's messages to ``cache`` until cancelled, reconnecting after failures.
-
-    Runs for the app's lifetime on a connection of its own (a pooled one would be handed to
-    requests). While it is not connected the cache answers nothing.
-    """
-    while True:
-        try:
-            conn = await psycopg.AsyncConnection.connect(
-                conninfo, autocommit=True, connect_timeout=3
-            )
-            async with conn:
-                await conn.execute(f"LISTEN {RECOMMENDATIONS_CHANGED_CHANNEL}")
-                cache.start_listening()
-                async for message in conn.notifies():
-                    cache.apply(message.payload)
-        except psycopg.Error as error:
-            log.warning("recommendation change listener disconnected: %s", error)
-        finally:
-            cache.stop_listening()
-        await asyncio.sleep(retry_seconds)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -20,12 +21,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from core.settings import Settings, get_settings
-from serving.answer_cache import AnswerCache, listen_for_changes
+from serving.account_cache import AccountCache
+from serving.answer_cache import AnswerCache
 from serving.cache import ResponseCache
+from serving.changes import listen_for_changes
+from serving.common import reject_unknown_query
 from serving.db import create_pool
 from serving.docs import install_docs
-from serving.errors import BodySizeGuard, install_error_handlers
+from serving.errors import ApiError, BodySizeGuard, install_error_handlers
+from serving.fragment_cache import EventFragments
+from serving.headers import SecurityHeaders
 from serving.observability import Metrics, ObservabilityMiddleware, configure_logging
+from serving.openapi import install_openapi
 from serving.responses import OrjsonResponse
 from serving.routers import (
     auth,
@@ -35,8 +42,10 @@ from serving.routers import (
     recommendations,
     registrations,
     search,
+    users,
 )
-from serving.security import LoginThrottle
+from serving.security import bearer_token, secret_problems
+from serving.throttle import LoginThrottle, parse_networks
 
 API_TITLE = "Events Platform API"
 # The largest legitimate body is a batch of 1000 interactions with small contexts.
@@ -50,24 +59,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        problems = secret_problems(settings)
+        if problems:
+            raise RuntimeError("refusing to start: " + "; ".join(problems))
         pool = create_pool(settings)
         # Not waiting for the first connection: the API starts (and /health says why it is
         # unhealthy) even while the database is still coming up.
         await pool.open(wait=False)
         app.state.pool = pool
-        answers: AnswerCache = app.state.recommendation_answers
-        listener = (
-            asyncio.create_task(listen_for_changes(answers, settings.app_database_url))
-            if answers.ttl > 0
-            else None
-        )
+        caches = [app.state.recommendation_answers, app.state.accounts]
+        listener = asyncio.create_task(listen_for_changes(caches, settings.app_database_url))
         try:
             yield
         finally:
-            if listener is not None:
-                listener.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await listener
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
             await pool.close()
 
     app = FastAPI(
@@ -78,25 +85,52 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         default_response_class=OrjsonResponse,
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(reject_unknown_query)],
     )
+    # The worker's caches, side by side: public listings, recommendation answers, rendered
+    # events, accounts (the last three kept honest by the change listener).
     app.state.response_cache = ResponseCache(ttl=2.0)
-    app.state.event_fragments = recommendations.EventFragments()
     app.state.recommendation_answers = AnswerCache(ttl=settings.recommendation_answers_ttl_seconds)
-    app.state.login_throttle = LoginThrottle(max_failures=5, window_seconds=300)
-    app.state.client_throttle = LoginThrottle(max_failures=100, window_seconds=300)
+    app.state.event_fragments = EventFragments()
+    app.state.accounts = AccountCache()
+    app.state.login_throttle = LoginThrottle()
+    app.state.trusted_proxies = parse_networks(settings.trusted_proxies)
     install_error_handlers(app)
     # Routes are matched in order, each candidate at a cost: the hottest reads come first.
-    for module in (health, recommendations, events, search, auth, registrations, interactions):
+    for module in (
+        health,
+        recommendations,
+        events,
+        search,
+        auth,
+        users,
+        registrations,
+        interactions,
+    ):
         app.include_router(module.router)
 
     metrics = Metrics(app)
+    metrics_token = settings.metrics_token
 
     @app.get("/metrics", include_in_schema=False)
-    async def prometheus_metrics(_: Request) -> Response:
-        """Prometheus text format: request counts, latency histograms and pool gauges."""
+    async def prometheus_metrics(request: Request) -> Response:
+        """Prometheus text format: request counts, latency histograms and pool gauges.
+
+        With ``METRICS_TOKEN`` set, scrapers send it as a bearer token.
+        """
+        if metrics_token is not None:
+            token = bearer_token(request) or ""
+            if not hmac.compare_digest(token.encode(), metrics_token.get_secret_value().encode()):
+                raise ApiError(
+                    401,
+                    "unauthorized",
+                    "the metrics token is required",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     install_docs(app)
+    install_openapi(app)
     # Added innermost first: gzip and CORS run inside the observability middleware so the
     # request id and timing cover everything.
     app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes)
@@ -109,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["ETag", "X-Request-ID"],
         )
     app.add_middleware(BodySizeGuard, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(ObservabilityMiddleware, metrics=metrics)
     return app
 

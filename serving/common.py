@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Path, Query, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from psycopg import AsyncConnection
 from pydantic import BaseModel, ValidationError
 
 from serving.responses import OrjsonResponse
@@ -32,7 +36,7 @@ class EventOut(BaseModel):
     id: int
     title: str
     description: str
-    category: str
+    category: str | None
     tags: list[str]
     starts_at: datetime
     ends_at: datetime
@@ -41,7 +45,7 @@ class EventOut(BaseModel):
     lat: float | None
     lng: float | None
     capacity: int
-    price: float
+    price: float | None
     currency: str
     organizer_id: int | None
     status: str
@@ -75,6 +79,26 @@ async def paging(
 
 
 PagingDep = Annotated[Paging, Depends(paging)]
+
+
+async def fetch_page(
+    conn: AsyncConnection[Any],
+    items_sql: str,
+    count_sql: str,
+    params: dict[str, Any],
+    page: Paging,
+) -> dict[str, Any]:
+    """One page of a list and the total it is part of, both read in one round trip.
+
+    ``items_sql`` takes ``%(limit)s`` and ``%(offset)s``; ``count_sql`` answers ``total``.
+    """
+    params = {**params, "limit": page.limit, "offset": page.offset}
+    async with conn.pipeline():
+        items_cur = await conn.execute(items_sql, params)
+        count_cur = await conn.execute(count_sql, params)
+    items = await items_cur.fetchall()
+    total = (await count_cur.fetchone())["total"]
+    return {"items": items, "total": total, "limit": page.limit, "offset": page.offset}
 
 
 def respond(
@@ -122,3 +146,48 @@ def parse_query(request: Request, model: type[QueryModel]) -> QueryModel:
         for error in errors:
             error["loc"] = ("query", *error["loc"])
         raise RequestValidationError(errors) from None
+
+
+def dependency_tree(dependant: Dependant) -> Iterator[Dependant]:
+    """``dependant`` and every dependency under it, depth first."""
+    yield dependant
+    for dependency in dependant.dependencies:
+        yield from dependency_tree(dependency)
+
+
+# Routes live as long as their app; keyed by identity, as routes are not hashable.
+_query_names: dict[int, frozenset[str]] = {}
+
+
+def _declared_query_names(route: APIRoute) -> frozenset[str]:
+    """The query parameters ``route`` declares, through its dependencies or its OpenAPI extra."""
+    known = _query_names.get(id(route))
+    if known is not None:
+        return known
+    names = {
+        param.alias for node in dependency_tree(route.dependant) for param in node.query_params
+    }
+    for parameter in (route.openapi_extra or {}).get("parameters", ()):
+        if parameter.get("in") == "query":
+            names.add(parameter["name"])
+    _query_names[id(route)] = frozenset(names)
+    return _query_names[id(route)]
+
+
+async def reject_unknown_query(request: Request) -> None:
+    """Refuse query parameters the route does not declare (a 422 naming them).
+
+    A misspelt filter (``categroy=music``) would otherwise be ignored and answer something the
+    client did not ask for.
+    """
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not request.query_params:
+        return
+    unknown = set(request.query_params) - _declared_query_names(route)
+    if unknown:
+        raise RequestValidationError(
+            [
+                {"loc": ("query", name), "type": "extra_forbidden", "msg": "unknown parameter"}
+                for name in sorted(unknown)
+            ]
+        )

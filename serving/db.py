@@ -2,6 +2,12 @@
 
 Connections run in autocommit mode: most requests are a single read, and the handlers that need
 several statements to be atomic open an explicit ``conn.transaction()``.
+
+A busy pool is back-pressure, not an outage: a request queues for a connection up to
+``API_POOL_WAIT_SECONDS`` (behind at most ``API_POOL_MAX_WAITING`` others), and only what cannot
+be served within that is shed with a 503 and ``Retry-After``. A database that fails (a broken
+connection, a refused connect) is different: right after such a failure waiting is pointless,
+so requests give up within a fraction of a second until it answers again.
 """
 
 from __future__ import annotations
@@ -18,11 +24,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from core.settings import Settings
 
-# A request waiting longer than this for a connection is answered 503 rather than piling up
-# behind a saturated database.
-POOL_TIMEOUT_SECONDS = 3.0
-# Right after a database failure, waiting is pointless: requests give up much sooner, so clients
-# get their 503 at once while the database is down.
+# Right after a database failure, requests give up this soon, so clients get their 503 at once
+# while the database is down.
 DEGRADED_TIMEOUT_SECONDS = 0.25
 DEGRADED_WINDOW_SECONDS = 2.0
 # How long the pool retries one connection before giving up; requests then start a new attempt
@@ -37,7 +40,8 @@ def create_pool(settings: Settings) -> AsyncConnectionPool[AsyncConnection[DictR
         settings.app_database_url,
         min_size=settings.api_pool_min,
         max_size=max(settings.api_pool_max, settings.api_pool_min),
-        timeout=POOL_TIMEOUT_SECONDS,
+        timeout=settings.api_pool_wait_seconds,
+        max_waiting=settings.api_pool_max_waiting,
         reconnect_timeout=RECONNECT_TIMEOUT_SECONDS,
         kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": 3},
         open=False,
@@ -50,12 +54,27 @@ def mark_database_failure(app: Any) -> None:
     app.state.database_failed_at = time.monotonic()
 
 
-def wait_timeout(app: Any) -> float:
-    """How long a request may wait for a connection, shorter just after a failure."""
+def database_failing(app: Any) -> bool:
+    """Whether the pool failed to connect since this was last asked (or a failure is recent).
+
+    Tells a pool that waits on an unreachable database from one that is merely busy: only the
+    first keeps counting connection errors.
+    """
+    pool = getattr(app.state, "pool", None)
+    errors = pool.get_stats().get("connections_errors", 0) if pool is not None else 0
+    seen = getattr(app.state, "connection_errors_seen", 0)
+    app.state.connection_errors_seen = errors
+    return errors > seen or _recently_failed(app)
+
+
+def _recently_failed(app: Any) -> bool:
     failed_at = getattr(app.state, "database_failed_at", None)
-    if failed_at is not None and time.monotonic() - failed_at < DEGRADED_WINDOW_SECONDS:
-        return DEGRADED_TIMEOUT_SECONDS
-    return POOL_TIMEOUT_SECONDS
+    return failed_at is not None and time.monotonic() - failed_at < DEGRADED_WINDOW_SECONDS
+
+
+def wait_timeout(app: Any) -> float | None:
+    """How long a request may queue for a connection: the pool's own, shorter after a failure."""
+    return DEGRADED_TIMEOUT_SECONDS if _recently_failed(app) else None
 
 
 def connection(request: Request) -> AbstractAsyncContextManager[AsyncConnection[DictRow]]:

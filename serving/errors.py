@@ -14,11 +14,11 @@ import psycopg
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from psycopg_pool import PoolTimeout
+from psycopg_pool import PoolTimeout, TooManyRequests
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from serving.db import mark_database_failure
+from serving.db import database_failing, mark_database_failure
 from serving.responses import OrjsonResponse
 
 log = logging.getLogger("serving.errors")
@@ -95,11 +95,25 @@ async def _api_error(_: Request, exc: Exception) -> OrjsonResponse:
     return error_response(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
 
 
-async def _http_error(_: Request, exc: Exception) -> OrjsonResponse:
+def allowed_methods(request: Request) -> str:
+    """The methods some route of the app answers on ``request``'s path, for ``Allow``."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(request.url.path) and getattr(route, "methods", None):
+            methods.update(route.methods)
+    return ", ".join(sorted(methods))
+
+
+async def _http_error(request: Request, exc: Exception) -> OrjsonResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-    return error_response(exc.status_code, code, message, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # Several routes may share a path (GET and POST): Allow names all of them (RFC 9110).
+        headers["Allow"] = allowed_methods(request)
+    return error_response(exc.status_code, code, message, headers=headers or None)
 
 
 def _clean_validation_errors(errors: Any) -> list[dict[str, Any]]:
@@ -137,6 +151,19 @@ async def _database_unavailable(request: Request, exc: Exception) -> OrjsonRespo
     )
 
 
+async def _pool_exhausted(request: Request, exc: Exception) -> OrjsonResponse:
+    # A request that waited its turn in vain: the database is down, or the API is saturated.
+    if database_failing(request.app):
+        return await _database_unavailable(request, exc)
+    log.warning("no database connection within the wait: %s", type(exc).__name__)
+    return error_response(
+        503,
+        "overloaded",
+        "the service is busy; try again shortly",
+        headers={"Retry-After": "2"},
+    )
+
+
 async def _unexpected(_: Request, exc: Exception) -> OrjsonResponse:
     log.exception("unhandled error", exc_info=exc)
     return error_response(500, "internal_error", "internal server error")
@@ -148,9 +175,12 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(psycopg.DataError, _data_error)
+    # Text without a UTF-8 form that slipped past the request models is refused the same way.
+    app.add_exception_handler(UnicodeEncodeError, _data_error)
     app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
     app.add_exception_handler(psycopg.InterfaceError, _database_unavailable)
-    app.add_exception_handler(PoolTimeout, _database_unavailable)
+    app.add_exception_handler(PoolTimeout, _pool_exhausted)
+    app.add_exception_handler(TooManyRequests, _pool_exhausted)
     app.add_exception_handler(Exception, _unexpected)
 
 

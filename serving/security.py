@@ -1,8 +1,11 @@
 """Passwords, tokens and the principal behind each request.
 
 Passwords are hashed with argon2 (in a worker thread: hashing is deliberately slow). Tokens are
-HS256 JWTs carrying the user id and role, so authorising a request needs no database round trip.
-The static service token from the settings grants the ``service`` role to batch clients.
+HS256 JWTs carrying the user id and the account's token version. Every request checks the token
+against the account as it is now (:mod:`serving.account_cache`): the role comes from the account,
+not from the token, and a token whose version is not the account's current one (after a logout,
+a new password or role) or whose account is gone is refused. The static service token from the
+settings grants the ``service`` role to batch clients.
 """
 
 from __future__ import annotations
@@ -12,16 +15,18 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import Annotated
+from typing import Annotated, Any
 
 import jwt
 from anyio import to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from psycopg import AsyncConnection
 
-from core.settings import get_settings
+from core.settings import Settings, get_settings
+from serving.account_cache import AccountCache, read_account
+from serving.db import Connection, connection
 from serving.errors import ApiError
 
 JWT_ALGORITHM = "HS256"
@@ -35,10 +40,19 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password")
 SERVICE_ROLE = "service"
 PRIVILEGED_ROLES = frozenset({"admin", SERVICE_ROLE})
 
+# Values copied from examples, refused as secrets wherever they appear.
+PLACEHOLDER_SECRETS = frozenset(
+    {"change-me", "changeme", "change_me", "secret", "password", "test", "example", "xxx"}
+)
+# HS256 wants a key as long as its hash (RFC 7518, 3.2); the service token is a password that
+# never needs typing, so it can afford the length of a random 96-bit string.
+MIN_JWT_SECRET_CHARS = 32
+MIN_SERVICE_TOKEN_CHARS = 16
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: a user (id and role) or the service client (no user id)."""
+    """Who is calling: a user (id and current role) or the service client (no user id)."""
 
     user_id: int | None
     role: str
@@ -50,6 +64,28 @@ class Principal:
 
     def may_act_for(self, user_id: int) -> bool:
         return self.is_privileged or self.user_id == user_id
+
+
+def secret_problems(settings: Settings) -> list[str]:
+    """Why the configured secrets are unfit to run with; empty when they are fine.
+
+    Unset secrets are fine: the token-signing secret is then generated at random, and without a
+    service token there is no service access.
+    """
+    problems = []
+    for name, secret, minimum in (
+        ("JWT_SECRET", settings.jwt_secret, MIN_JWT_SECRET_CHARS),
+        ("SERVICE_TOKEN", settings.service_token, MIN_SERVICE_TOKEN_CHARS),
+        ("METRICS_TOKEN", settings.metrics_token, MIN_SERVICE_TOKEN_CHARS),
+    ):
+        if secret is None:
+            continue
+        value = secret.get_secret_value().strip()
+        if value.lower() in PLACEHOLDER_SECRETS or "change-me" in value.lower():
+            problems.append(f"{name} is a placeholder; set a random value")
+        elif len(value) < minimum:
+            problems.append(f"{name} is shorter than {minimum} characters")
+    return problems
 
 
 async def hash_password(password: str) -> str:
@@ -74,12 +110,12 @@ def _signing_secret() -> str:
     return get_settings().jwt_secret_value()
 
 
-def create_access_token(user_id: int, role: str) -> tuple[str, int]:
-    """A signed token for the user and its lifetime in seconds."""
+def create_access_token(user_id: int, token_version: int) -> tuple[str, int]:
+    """A signed token for the account at ``token_version`` and its lifetime in seconds."""
     settings = get_settings()
     ttl = timedelta(minutes=settings.jwt_ttl_minutes)
     now = datetime.now(UTC)
-    claims = {"sub": str(user_id), "role": role, "iat": now, "exp": now + ttl}
+    claims = {"sub": str(user_id), "ver": token_version, "iat": now, "exp": now + ttl}
     token = jwt.encode(claims, _signing_secret(), algorithm=JWT_ALGORITHM)
     return token, int(ttl.total_seconds())
 
@@ -88,125 +124,134 @@ def _unauthorized(message: str) -> ApiError:
     return ApiError(401, "unauthorized", message, headers={"WWW-Authenticate": "Bearer"})
 
 
-# Tokens already verified, with their expiry: a client sends the same token on every request,
-# and checking its signature and claims again costs more than the rest of a cached read.
-_verified: dict[str, tuple[float, Principal]] = {}
+@dataclass(frozen=True, slots=True)
+class _Claims:
+    user_id: int | None  # None: the service token
+    token_version: int
+    expires: float
+
+
+_SERVICE_CLAIMS = _Claims(None, 0, float("inf"))
+
+# Tokens whose signature was already checked, with their claims: a client sends the same token
+# on every request, and checking its signature again costs more than the rest of a cached read.
+_verified: dict[str, _Claims] = {}
 _VERIFIED_MAX = 50_000
 
 
-def principal_from_token(token: str) -> Principal:
-    """The principal a bearer token stands for; raises 401 when it is invalid or expired."""
+def _claims(token: str) -> _Claims:
+    """The verified claims of a bearer token; 401 when it is forged, malformed or expired."""
     known = _verified.get(token)
     if known is not None:
-        expires, principal = known
-        if time.time() < expires:
-            return principal
+        if time.time() < known.expires:
+            return known
         del _verified[token]
-    settings = get_settings()
-    service = settings.service_token
+    service = get_settings().service_token
     if service is not None and hmac.compare_digest(
         token.encode(), service.get_secret_value().encode()
     ):
-        return Principal(user_id=None, role=SERVICE_ROLE)
+        return _SERVICE_CLAIMS
     try:
-        claims = jwt.decode(
+        decoded = jwt.decode(
             token,
             _signing_secret(),
             algorithms=[JWT_ALGORITHM],
-            options={"require": ["exp", "sub"]},
+            options={"require": ["exp", "sub", "ver"]},
         )
-        principal = Principal(user_id=int(claims["sub"]), role=str(claims.get("role", "attendee")))
+        claims = _Claims(int(decoded["sub"]), int(decoded["ver"]), float(decoded["exp"]))
     except jwt.ExpiredSignatureError:
         raise _unauthorized("token expired") from None
-    except (jwt.InvalidTokenError, ValueError, TypeError):
+    except (jwt.InvalidTokenError, ValueError, TypeError, UnicodeEncodeError):
         raise _unauthorized("invalid token") from None
     if len(_verified) >= _VERIFIED_MAX:
         _verified.clear()
-    _verified[token] = (float(claims["exp"]), principal)
-    return principal
+    _verified[token] = claims
+    return claims
 
 
-_bearer = HTTPBearer(auto_error=False, description="JWT from /auth/login or the service token")
-# How routes that read the header themselves declare the same scheme in the OpenAPI document.
-BEARER_SECURITY: list[dict[str, list[str]]] = [{_bearer.scheme_name: []}]
+def bearer_token(request: Request) -> str | None:
+    """The bearer token of ``request``; ``None`` without an ``Authorization`` header.
 
-
-def bearer_principal(request: Request) -> Principal:
-    """The caller of ``request``, read straight from its ``Authorization`` header.
-
-    The same rules as :func:`require_principal` (a missing or non-bearer header is a 401), for
-    the hottest routes, where resolving the two-level dependency costs more than the lookup.
+    A header that is not a bearer token is a 401, like an invalid token.
     """
     authorization = request.headers.get("authorization")
-    scheme, _, token = (authorization or "").partition(" ")
+    if authorization is None:
+        return None
+    scheme, _, token = authorization.partition(" ")
     token = token.strip()
     if not token or scheme.lower() != "bearer":
         raise _unauthorized("a bearer token is required")
-    return principal_from_token(token)
+    return token
 
 
-async def optional_principal(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+def account_cache(request: Request) -> AccountCache:
+    return request.app.state.accounts  # type: ignore[no-any-return]
+
+
+async def authenticate(
+    request: Request, conn: AsyncConnection[Any] | None = None
 ) -> Principal | None:
-    """The caller when a bearer token is present; anonymous callers get ``None``."""
-    if credentials is None:
+    """The caller of ``request`` as its account is now; ``None`` for an anonymous request.
+
+    The account is read from the worker's account cache, else through ``conn`` (or a pooled
+    connection taken for it when ``conn`` is ``None``).
+    """
+    token = bearer_token(request)
+    if token is None:
         return None
-    return principal_from_token(credentials.credentials)
+    claims = _claims(token)
+    if claims.user_id is None:
+        return Principal(user_id=None, role=SERVICE_ROLE)
+    accounts = account_cache(request)
+    account = accounts.get(claims.user_id)
+    if account is None:
+        ticket = accounts.ticket()
+        if conn is None:
+            async with connection(request) as pooled:
+                account = await read_account(pooled, claims.user_id)
+        else:
+            account = await read_account(conn, claims.user_id)
+        if account is None:
+            raise _unauthorized("the account of this token no longer exists")
+        accounts.put(claims.user_id, account, ticket)
+    if account.token_version != claims.token_version:
+        raise _unauthorized("token revoked; log in again")
+    return Principal(user_id=claims.user_id, role=account.role)
 
 
-async def require_principal(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    """The caller; requests without a valid bearer token are refused with 401."""
-    if credentials is None:
+async def require_authenticated(request: Request) -> Principal:
+    """The caller of ``request``; 401 without a valid bearer token."""
+    principal = await authenticate(request)
+    if principal is None:
         raise _unauthorized("a bearer token is required")
-    return principal_from_token(credentials.credentials)
+    return principal
+
+
+async def require_principal(request: Request, conn: Connection) -> Principal:
+    """The caller, its account read on the request's own connection; 401 without a token."""
+    principal = await authenticate(request, conn)
+    if principal is None:
+        raise _unauthorized("a bearer token is required")
+    return principal
+
+
+async def optional_principal(request: Request, conn: Connection) -> Principal | None:
+    """The caller when a bearer token is present; anonymous callers get ``None``."""
+    return await authenticate(request, conn)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(require_principal)]
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
 
-
-class LoginThrottle:
-    """Refuses logins for an account (or client address) after repeated failures.
-
-    In-process and per worker: enough to make online guessing slow. Behind several workers or
-    hosts, a shared store (the database or a cache) would hold these counters instead.
-    """
-
-    def __init__(self, max_failures: int = 5, window_seconds: float = 300.0) -> None:
-        self.max_failures = max_failures
-        self.window_seconds = window_seconds
-        self._failures: dict[str, list[float]] = {}
-
-    def _recent(self, key: str, now: float) -> list[float]:
-        kept = [t for t in self._failures.get(key, []) if now - t < self.window_seconds]
-        if kept:
-            self._failures[key] = kept
-        else:
-            self._failures.pop(key, None)
-        return kept
-
-    def retry_after(self, *keys: str) -> int:
-        """Seconds until another attempt is allowed for any of ``keys``; 0 when allowed now."""
-        now = time.monotonic()
-        wait = 0.0
-        for key in keys:
-            recent = self._recent(key, now)
-            if len(recent) >= self.max_failures:
-                wait = max(wait, self.window_seconds - (now - recent[-self.max_failures]))
-        return int(wait) + 1 if wait > 0 else 0
-
-    def failed(self, *keys: str) -> None:
-        now = time.monotonic()
-        if len(self._failures) > 100_000:  # bound memory under a spray of random e-mails
-            self._failures.clear()
-        for key in keys:
-            self._failures.setdefault(key, []).append(now)
-
-    def succeeded(self, key: str) -> None:
-        self._failures.pop(key, None)
-
-
-async def login_throttle(request: Request) -> LoginThrottle:
-    return request.app.state.login_throttle
+BEARER_SCHEME = "bearerAuth"
+# OpenAPI security requirements: a token is required, or it is optional (it may show more).
+BEARER_REQUIRED: list[dict[str, list[str]]] = [{BEARER_SCHEME: []}]
+BEARER_OPTIONAL: list[dict[str, list[str]]] = [{}, {BEARER_SCHEME: []}]
+SECURITY_SCHEMES = {
+    BEARER_SCHEME: {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "A token from /api/v1/auth/login, or the service token",
+    }
+}

@@ -1,7 +1,8 @@
 """Text types for request bodies and query strings.
 
-PostgreSQL text cannot hold NUL characters; refusing them at the edge turns what would be a
-database error into a plain 422.
+PostgreSQL text holds neither NUL characters nor lone UTF-16 surrogates (JSON allows
+``"\\ud800"``, which decodes to a string that has no UTF-8 form): refusing both at the edge turns
+what would be a database or encoding error into a plain 422.
 """
 
 from __future__ import annotations
@@ -11,10 +12,15 @@ from typing import Annotated
 from pydantic import AfterValidator
 
 
-def _no_nul(value: str) -> str:
+def storable(value: str) -> str:
+    """``value`` unchanged if PostgreSQL can store it as text; a ``ValueError`` otherwise."""
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must not contain unpaired UTF-16 surrogates") from None
     return value
 
 
-NoNulStr = Annotated[str, AfterValidator(_no_nul)]
+StorableStr = Annotated[str, AfterValidator(storable)]

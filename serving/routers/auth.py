@@ -1,38 +1,39 @@
-"""Accounts: register, log in, and who am I. Both entry points return the user and a token."""
+"""Accounts: sign up, log in and log out.
+
+Sign-up answers the same whether or not the e-mail already has an account (OWASP: no account
+enumeration); the new user then logs in. Asking for the organiser role records a request that
+an admin grants (``PATCH /api/v1/users/{id}``); until then the account is an attendee.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 import psycopg
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, field_validator
+from starlette.responses import Response
 
 from serving.common import respond
 from serving.db import Connection
-from serving.errors import ERROR_RESPONSES, ApiError, not_found
+from serving.errors import ERROR_RESPONSES, ApiError
 from serving.security import (
     CurrentPrincipal,
-    LoginThrottle,
-    create_access_token,
+    account_cache,
     hash_password,
-    login_throttle,
     verify_password,
 )
-from serving.text import NoNulStr
+from serving.text import StorableStr
+from serving.throttle import LoginThrottle, client_address
+from serving.users import USER_COLUMNS, AuthOut, Email, Password, auth_body
 
-router = APIRouter(prefix="/api/v1", tags=["auth"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"], responses=ERROR_RESPONSES)
 
-USER_COLUMNS = """id, email, name, role, home_city, home_lat, home_lng, interests,
-    created_at, updated_at"""
-
-INSERT_USER_SQL = f"""
-    INSERT INTO app.users (email, name, password_hash, role, home_city, home_lat, home_lng,
-                           interests)
-    VALUES (%(email)s, %(name)s, %(password_hash)s, %(role)s, %(home_city)s, %(home_lat)s,
-            %(home_lng)s, %(interests)s)
-    RETURNING {USER_COLUMNS}"""
+INSERT_USER_SQL = """
+    INSERT INTO app.users (email, name, password_hash, role, requested_role, home_city,
+                           home_lat, home_lng, interests)
+    VALUES (%(email)s, %(name)s, %(password_hash)s, 'attendee', %(requested_role)s,
+            %(home_city)s, %(home_lat)s, %(home_lng)s, %(interests)s)"""
 
 # Users loaded with explicit ids (synthetic data, imports) leave the identity sequence behind.
 RESYNC_USER_ID_SQL = """
@@ -40,99 +41,84 @@ RESYNC_USER_ID_SQL = """
                   greatest((SELECT max(id) FROM app.users), 1))"""
 
 USER_BY_EMAIL_SQL = f"""
-    SELECT {USER_COLUMNS}, password_hash FROM app.users WHERE lower(email) = lower(%(email)s)"""
+    SELECT {USER_COLUMNS}, password_hash, token_version FROM app.users
+    WHERE lower(email) = lower(%(email)s)"""
 
-USER_BY_ID_SQL = f"SELECT {USER_COLUMNS} FROM app.users WHERE id = %(id)s"
+LOGOUT_SQL = "UPDATE app.users SET token_version = token_version + 1 WHERE id = %(id)s"
 
-EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{1,60}$"
-
-
-class UserOut(BaseModel):
-    id: int
-    email: str
-    name: str
-    role: str
-    home_city: str | None
-    home_lat: float | None
-    home_lng: float | None
-    interests: list[str]
-    created_at: datetime
-    updated_at: datetime
+REGISTERED_MESSAGE = (
+    "if this e-mail can be used, the account is ready: log in with it "
+    "(an organiser request waits for an admin)"
+)
 
 
-class AuthOut(BaseModel):
-    """What register and login return: the user, and a bearer token for later requests."""
+class Registered(BaseModel):
+    """The same answer whether the account was created or the e-mail was taken."""
 
-    user: UserOut
-    token: str
-    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the scheme, not a secret
-    expires_in: int
+    message: str
 
 
 class RegisterIn(BaseModel):
-    email: Annotated[NoNulStr, Field(max_length=254, pattern=EMAIL_PATTERN)]
-    password: Annotated[NoNulStr, Field(min_length=8, max_length=128)]
-    name: Annotated[NoNulStr, Field(min_length=1, max_length=100)]
-    # Admins are made by other admins, never by self-service sign-up.
-    role: Literal["attendee", "organizer"] = "attendee"
-    home_city: Annotated[NoNulStr, Field(min_length=1, max_length=100)] | None = None
+    email: Email
+    password: Password
+    name: Annotated[StorableStr, Field(min_length=1, max_length=100, pattern=r"\S")]
+    role: Literal["attendee", "organizer"] = Field(
+        default="attendee",
+        description="organizer: asks for the role; an admin grants it, until then attendee",
+    )
+    home_city: Annotated[StorableStr, Field(min_length=1, max_length=100, pattern=r"\S")] | None = (
+        None
+    )
     home_lat: Annotated[float, Field(ge=-90, le=90)] | None = None
     home_lng: Annotated[float, Field(ge=-180, le=180)] | None = None
     interests: Annotated[
-        list[Annotated[NoNulStr, Field(min_length=1, max_length=50)]], Field(max_length=50)
+        list[Annotated[StorableStr, Field(min_length=1, max_length=50)]], Field(max_length=50)
     ] = Field(default_factory=list)
 
     @field_validator("name", "home_city")
     @classmethod
     def _strip(cls, value: str | None) -> str | None:
-        if value is not None and not value.strip():
-            raise ValueError("must not be blank")
         return value.strip() if value is not None else None
 
 
 class LoginIn(BaseModel):
-    email: Annotated[NoNulStr, Field(min_length=1, max_length=254)]
-    password: Annotated[NoNulStr, Field(min_length=1, max_length=128)]
+    email: Annotated[StorableStr, Field(min_length=1, max_length=254)]
+    password: Annotated[StorableStr, Field(min_length=1, max_length=128)]
 
 
-def _auth_body(user: dict) -> dict:
-    token, ttl = create_access_token(user["id"], user["role"])
-    return {"user": user, "token": token, "token_type": "bearer", "expires_in": ttl}
-
-
-@router.post("/auth/register", response_model=AuthOut, status_code=201)
+@router.post("/register", response_model=Registered, status_code=202)
 async def register(body: RegisterIn, conn: Connection) -> object:
-    """Create an account; a taken e-mail (case-insensitive) is a 409."""
-    params = body.model_dump()
+    """Create an account, then log in. The answer does not say whether the e-mail was taken."""
+    params = body.model_dump(exclude={"role"})
     params["email"] = body.email.strip()
+    params["requested_role"] = "organizer" if body.role == "organizer" else None
     params["password_hash"] = await hash_password(body.password)
     for attempt in range(2):
         try:
-            cur = await conn.execute(INSERT_USER_SQL, params)
-            user = await cur.fetchone()
-            break
+            await conn.execute(INSERT_USER_SQL, params)
         except psycopg.errors.UniqueViolation as exc:
-            constraint = exc.diag.constraint_name
-            if constraint == "users_pkey" and attempt == 0:
+            if exc.diag.constraint_name == "users_pkey" and attempt == 0:
                 await conn.execute(RESYNC_USER_ID_SQL)
                 continue
-            raise ApiError(409, "email_taken", "an account with this e-mail exists") from None
-    assert user is not None
-    return respond(_auth_body(user), status_code=201)
+        break
+    return respond({"message": REGISTERED_MESSAGE}, status_code=202)
 
 
-@router.post("/auth/login", response_model=AuthOut)
-async def login(
-    body: LoginIn,
-    request: Request,
-    conn: Connection,
-    throttle: Annotated[LoginThrottle, Depends(login_throttle)],
-) -> object:
+def _throttle(request: Request) -> LoginThrottle:
+    return request.app.state.login_throttle  # type: ignore[no-any-return]
+
+
+@router.post("/login", response_model=AuthOut)
+async def login(body: LoginIn, request: Request, conn: Connection) -> object:
     """Exchange e-mail and password for a token; repeated failures are refused for a while."""
-    account_key = "email:" + body.email.strip().lower()
-    client_key = "ip:" + (request.client.host if request.client else "unknown")
-    clients: LoginThrottle = request.app.state.client_throttle
-    retry_after = max(throttle.retry_after(account_key), clients.retry_after(client_key))
+    account = body.email.strip().lower()
+    client = client_address(
+        request.client.host if request.client else None,
+        request.headers.get("x-forwarded-for"),
+        request.app.state.trusted_proxies,
+    )
+    throttle = _throttle(request)
+    retry_after = throttle.retry_after(account, client)
     if retry_after:
         raise ApiError(
             429,
@@ -144,20 +130,17 @@ async def login(
     row = await cur.fetchone()
     password_hash = row.pop("password_hash") if row else None
     if not await verify_password(password_hash, body.password) or row is None:
-        throttle.failed(account_key)
-        clients.failed(client_key)
+        throttle.failed(account, client)
         raise ApiError(401, "invalid_credentials", "e-mail or password is wrong")
-    throttle.succeeded(account_key)
-    return respond(_auth_body(row))
+    throttle.succeeded(account, client)
+    return respond(auth_body(row, row.pop("token_version")))
 
 
-@router.get("/users/me", response_model=UserOut, tags=["users"])
-async def me(principal: CurrentPrincipal, conn: Connection) -> object:
-    """The account behind the bearer token (the service token has none)."""
+@router.post("/logout", status_code=204, response_class=Response)
+async def logout(request: Request, principal: CurrentPrincipal, conn: Connection) -> Response:
+    """Revoke every token of the caller's account (all devices)."""
     if principal.user_id is None:
-        raise not_found("user")
-    cur = await conn.execute(USER_BY_ID_SQL, {"id": principal.user_id})
-    row = await cur.fetchone()
-    if row is None:
-        raise not_found("user")
-    return respond(row)
+        raise ApiError(422, "validation_error", "the service token cannot log out")
+    await conn.execute(LOGOUT_SQL, {"id": principal.user_id})
+    account_cache(request).user_changed(principal.user_id)
+    return Response(status_code=204)

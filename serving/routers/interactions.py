@@ -18,11 +18,11 @@ from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
 from core.contracts import FEEDBACK_ACTIONS, INTERACTION_SOURCES, INTERACTION_TYPES
 from serving.answer_cache import recommendation_answers
-from serving.common import MAX_BIGINT, PageInfo, PagingDep, respond
+from serving.common import MAX_BIGINT, PageInfo, PagingDep, fetch_page, respond
 from serving.db import Connection
 from serving.errors import ERROR_RESPONSES, ApiError, forbidden
 from serving.security import CurrentPrincipal, Principal
-from serving.text import NoNulStr
+from serving.text import StorableStr
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
@@ -37,7 +37,7 @@ assert set(InteractionSource.__args__) == set(INTERACTION_SOURCES)
 assert set(FeedbackAction.__args__) == set(FEEDBACK_ACTIONS)
 
 Id = Annotated[int, Field(ge=1, le=MAX_BIGINT)]
-ModelVersion = Annotated[NoNulStr, Field(min_length=1, max_length=100)]
+ModelVersion = Annotated[StorableStr, Field(min_length=1, max_length=100)]
 
 MISSING_USERS_SQL = """
     SELECT u.id FROM unnest(%(ids)s::bigint[]) AS u(id)
@@ -251,10 +251,7 @@ async def list_user_interactions(
     """A user's history, newest first; private to the user, admins and the service."""
     if not principal.may_act_for(user_id):
         raise forbidden("history is private to its user")
-    params = {"user_id": user_id, "type": type, "limit": paging.limit, "offset": paging.offset}
-    async with conn.pipeline():
-        items_cur = await conn.execute(USER_INTERACTIONS_SQL, params)
-        count_cur = await conn.execute(COUNT_USER_INTERACTIONS_SQL, params)
-    items = await items_cur.fetchall()
-    total = (await count_cur.fetchone())["total"]  # type: ignore[index]
-    return respond({"items": items, "total": total, "limit": paging.limit, "offset": paging.offset})
+    params = {"user_id": user_id, "type": type}
+    return respond(
+        await fetch_page(conn, USER_INTERACTIONS_SQL, COUNT_USER_INTERACTIONS_SQL, params, paging)
+    )

@@ -3,8 +3,8 @@
 Each answer is one query: the precomputed rows joined with the events, filtered at read time
 (events that are past, cancelled, full, or that the user registered for or dismissed since the
 batch ran). It returns ids and row versions only; the events themselves are rendered once per
-version and worker (:class:`EventFragments`), so a second query runs only for events that are
-new to the worker or changed. Users without a precomputed set, or whose set runs dry, get
+version and worker (:mod:`serving.fragment_cache`), so a second query runs only for events that
+are new to the worker or changed. Users without a precomputed set, or whose set runs dry, get
 popular events: in their home city, then in their interests, then globally. Each worker keeps
 the answers it computed until what they show changes (:mod:`serving.answer_cache`).
 
@@ -19,7 +19,6 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Query, Request
-from psycopg import AsyncConnection
 from psycopg.rows import tuple_row
 from pydantic import BaseModel, Field
 from starlette.responses import Response
@@ -35,10 +34,11 @@ from serving.common import (
     respond,
 )
 from serving.db import Connection, connection
-from serving.errors import ERROR_RESPONSES, ApiError, forbidden
-from serving.routers.events import load_visible_event
-from serving.security import BEARER_SECURITY, OptionalPrincipal, bearer_principal
-from serving.text import NoNulStr
+from serving.errors import ERROR_RESPONSES, ApiError, forbidden, not_found
+from serving.events import load_visible_event
+from serving.fragment_cache import EventFragments
+from serving.security import BEARER_REQUIRED, OptionalPrincipal, require_authenticated
+from serving.text import StorableStr
 
 JSON = "application/json"
 
@@ -64,7 +64,7 @@ RECOMMENDABLE = """
 
 # Both recommendation queries return the event id and row version (``xmin`` changes with every
 # write to the row, whoever makes it) instead of the event's columns: the event itself comes
-# from the worker's cache of rendered events (:class:`EventFragments`), refreshed on a change.
+# from the worker's cache of rendered events (:mod:`serving.fragment_cache`).
 RECOMMENDATION_COLUMNS = "e.id, e.xmin::text AS row_version"
 
 PERSONAL_RECOMMENDATIONS_SQL = f"""
@@ -110,9 +110,7 @@ POPULAR_FOR_USER_SQL = f"""
     ORDER BY b.tier, b.rank, e.id
     LIMIT %(limit)s"""
 
-EVENTS_BY_ID_SQL = f"""
-    SELECT {EVENT_COLUMNS}, e.xmin::text AS row_version FROM app.events e
-    WHERE e.id = ANY (%(ids)s::bigint[])"""
+USER_EXISTS_SQL = "SELECT EXISTS (SELECT 1 FROM app.users WHERE id = %(user_id)s)"
 
 SIMILAR_EVENTS_SQL = f"""
     SELECT {EVENT_COLUMNS}, s.score::float8 AS score, s.model_version
@@ -172,7 +170,7 @@ class RecommendationQuery(BaseModel):
     )
     limit: Annotated[int, Field(ge=1, le=100)] = 10
     algorithm: Literal["auto", "personalized", "popular"] = "auto"
-    category: Annotated[NoNulStr, Field(min_length=1, max_length=50)] | None = None
+    category: Annotated[StorableStr, Field(min_length=1, max_length=50)] | None = None
 
 
 @router.get(
@@ -180,7 +178,7 @@ class RecommendationQuery(BaseModel):
     response_model=Recommendations,
     openapi_extra={
         "parameters": query_parameters(RecommendationQuery),
-        "security": BEARER_SECURITY,
+        "security": BEARER_REQUIRED,
     },
 )
 async def recommend_events(request: Request) -> object:
@@ -190,7 +188,7 @@ async def recommend_events(request: Request) -> object:
     rather than through per-parameter dependencies, which cost several times the database
     lookup; the parameters are documented from :class:`RecommendationQuery` all the same.
     """
-    principal = bearer_principal(request)
+    principal = await require_authenticated(request)
     query = parse_query(request, RecommendationQuery)
     user_id, limit, algorithm, category = (
         query.user_id,
@@ -209,7 +207,9 @@ async def recommend_events(request: Request) -> object:
     body = answers.get(key)
     if body is None:
         ticket = answers.ticket(user_id)
-        body, event_ids, first_start = await _compute_answer(request, user_id, query)
+        # A user's own token proves the account exists; others are looked up with the answer.
+        check_user = principal.user_id != user_id
+        body, event_ids, first_start = await _compute_answer(request, user_id, query, check_user)
         answers.put(
             key, ticket, user_id=user_id, body=body, event_ids=event_ids, first_start=first_start
         )
@@ -217,9 +217,12 @@ async def recommend_events(request: Request) -> object:
 
 
 async def _compute_answer(
-    request: Request, user_id: int, query: RecommendationQuery
+    request: Request, user_id: int, query: RecommendationQuery, check_user: bool
 ) -> tuple[bytes, list[int], float]:
-    """The answer's JSON, the events it shows and when the first of them starts (epoch s)."""
+    """The answer's JSON, the events it shows and when the first of them starts (epoch s).
+
+    With ``check_user``, an unknown user is a 404 (in the same round trip as the first query).
+    """
     limit, algorithm = query.limit, query.algorithm
     params: dict[str, Any] = {"user_id": user_id, "limit": limit, "category": query.category}
     rows: list[tuple[int, str, float, str, str]] = []
@@ -227,7 +230,17 @@ async def _compute_answer(
     # The hottest endpoint: the connection is taken inline rather than through a dependency.
     async with connection(request) as conn:
         cur = conn.cursor(row_factory=tuple_row)
-        if algorithm != "popular":
+        if check_user:
+            exists = conn.cursor(row_factory=tuple_row)
+            async with conn.pipeline():
+                await exists.execute(USER_EXISTS_SQL, params)
+                if algorithm != "popular":
+                    await cur.execute(PERSONAL_RECOMMENDATIONS_SQL, params)
+            if not (await exists.fetchone() or (False,))[0]:
+                raise not_found("user")
+            if algorithm != "popular":
+                rows = await cur.fetchall()
+        elif algorithm != "popular":
             await cur.execute(PERSONAL_RECOMMENDATIONS_SQL, params)
             rows = await cur.fetchall()
         personal = len(rows)
@@ -256,55 +269,6 @@ async def _compute_answer(
     event_ids = [row[0] for row in rows]
     first_start = min((fragments.starts_at(event_id) for event_id in event_ids), default=math.inf)
     return head[:-1] + b',"recommendations":[' + items + b"]}", event_ids, first_start
-
-
-class EventFragments:
-    """Events rendered as JSON once per row version, per worker.
-
-    A recommendation is an event plus three fields; re-reading, decoding and re-encoding the
-    same twenty event columns on every request cost more than choosing which events to show.
-    The query names each event's id and row version, so a cached rendering is used only while
-    the row is unchanged, whatever wrote to it; a changed or unknown event is read once more.
-    """
-
-    def __init__(self, max_entries: int = 50_000) -> None:
-        self.max_entries = max_entries
-        # id -> (row version, JSON without its closing brace, start as epoch seconds)
-        self._rendered: dict[int, tuple[str, bytes, float]] = {}
-
-    async def ensure(self, conn: AsyncConnection[Any], versions: list[tuple[int, str]]) -> bool:
-        """Render the events of ``versions`` (id, row version) not cached at that version.
-
-        Returns whether the database had to be read (one query for all of them).
-        """
-        rendered = self._rendered
-        ids = [
-            event_id
-            for event_id, version in versions
-            if (known := rendered.get(event_id)) is None or known[0] != version
-        ]
-        if not ids:
-            return False
-        if len(rendered) + len(ids) > self.max_entries:
-            rendered.clear()
-            ids = [event_id for event_id, _ in versions]
-        cur = await conn.execute(EVENTS_BY_ID_SQL, {"ids": ids})
-        for row in await cur.fetchall():
-            version = row.pop("row_version")
-            # Without the closing brace, so that per-request fields can follow.
-            rendered[row["id"]] = (version, orjson.dumps(row)[:-1], row["starts_at"].timestamp())
-        return True
-
-    def has(self, event_id: int) -> bool:
-        return event_id in self._rendered
-
-    def starts_at(self, event_id: int) -> float:
-        """The cached event's start, in epoch seconds."""
-        return self._rendered[event_id][2]
-
-    def render(self, event_id: int, extra: dict[str, Any]) -> bytes:
-        """The cached event as JSON with ``extra``'s fields appended after its own."""
-        return self._rendered[event_id][1] + b"," + orjson.dumps(extra)[1:]
 
 
 @router.get("/events/{event_id}/similar", response_model=SimilarEvents)

@@ -1,9 +1,10 @@
 """Registrations: register, cancel and list, never exceeding an event's capacity.
 
 Every change to an event's registrations runs in a transaction that first locks the event's row
-(``FOR NO KEY UPDATE``), so concurrent requests for one event are decided one at a time against
-an exact count: a full event waitlists, and cancelling a confirmed place promotes the earliest
-waitlisted user in the same transaction. Registering twice returns the existing registration.
+(:func:`serving.events.lock_for_places`), so concurrent requests for one event are decided one
+at a time against an exact count: a full event waitlists, and cancelling a confirmed place
+promotes the first waitlisted user in the same transaction. Waitlist positions follow the order
+in which registrations won that lock. Registering twice returns the existing registration.
 """
 
 from __future__ import annotations
@@ -16,36 +17,34 @@ from fastapi import APIRouter, Body, Path, Request
 from pydantic import BaseModel, Field
 
 from serving.answer_cache import recommendation_answers
-from serving.common import MAX_BIGINT, EventId, PageInfo, PagingDep, respond
+from serving.common import MAX_BIGINT, EventId, PageInfo, PagingDep, fetch_page, respond
 from serving.db import Connection
 from serving.errors import ERROR_RESPONSES, ApiError, forbidden, not_found
-from serving.routers.events import (
-    CONFIRMED_COUNT_SQL,
-    EVENT_BY_ID_SQL,
+from serving.events import (
     can_manage,
-    can_see,
+    load_visible_event,
+    lock_for_places,
+    places_taken,
     promote_waitlisted,
+    waitlist_position,
 )
-from serving.security import CurrentPrincipal, Principal
+from serving.security import CurrentPrincipal
 
 router = APIRouter(prefix="/api/v1", tags=["registrations"], responses=ERROR_RESPONSES)
 
 REGISTRATION_COLUMNS = "r.id, r.user_id, r.event_id, r.status, r.created_at, r.updated_at"
 
-LOCK_EVENT_SQL = """
-    SELECT id, capacity, status, starts_at, organizer_id, starts_at > now() AS upcoming
-    FROM app.events WHERE id = %(event_id)s FOR NO KEY UPDATE"""
-
 REGISTRATION_SQL = f"""
     SELECT {REGISTRATION_COLUMNS} FROM app.registrations r
     WHERE r.user_id = %(user_id)s AND r.event_id = %(event_id)s"""
 
-# A cancelled registration is revived at the back of the queue (its created_at is reset).
+# A cancelled registration is revived at the back of the queue.
 UPSERT_REGISTRATION_SQL = f"""
     INSERT INTO app.registrations AS r (user_id, event_id, status)
     VALUES (%(user_id)s, %(event_id)s, %(status)s)
     ON CONFLICT (user_id, event_id) DO UPDATE
-        SET status = EXCLUDED.status, created_at = now(), updated_at = now()
+        SET status = EXCLUDED.status, created_at = now(), updated_at = now(),
+            queue_order = nextval('app.registration_queue_seq')
         WHERE r.status = 'cancelled'
     RETURNING {REGISTRATION_COLUMNS}"""
 
@@ -54,17 +53,12 @@ CANCEL_REGISTRATION_SQL = f"""
     WHERE r.user_id = %(user_id)s AND r.event_id = %(event_id)s
     RETURNING {REGISTRATION_COLUMNS}"""
 
-WAITLIST_POSITION_SQL = """
-    SELECT count(*) + 1 AS position FROM app.registrations w
-    WHERE w.event_id = %(event_id)s AND w.status = 'waitlisted'
-      AND (w.created_at, w.id) < (%(created_at)s, %(id)s)"""
-
 LIST_EVENT_REGISTRATIONS_SQL = f"""
     SELECT {REGISTRATION_COLUMNS} FROM app.registrations r
     WHERE r.event_id = %(event_id)s
       AND (%(status)s::text IS NULL OR r.status = %(status)s)
       AND (%(user_id)s::bigint IS NULL OR r.user_id = %(user_id)s)
-    ORDER BY r.created_at, r.id LIMIT %(limit)s OFFSET %(offset)s"""
+    ORDER BY r.queue_order LIMIT %(limit)s OFFSET %(offset)s"""
 COUNT_EVENT_REGISTRATIONS_SQL = """
     SELECT count(*) AS total FROM app.registrations r
     WHERE r.event_id = %(event_id)s
@@ -103,19 +97,10 @@ class RegistrationPage(PageInfo):
     items: list[RegistrationOut]
 
 
-async def _lock_event(conn: Connection, event_id: int, principal: Principal) -> dict[str, Any]:
-    cur = await conn.execute(LOCK_EVENT_SQL, {"event_id": event_id})
-    event = await cur.fetchone()
-    if event is None or not can_see(principal, event):
-        raise not_found("event")
-    return event
-
-
 async def _with_position(conn: Connection, registration: dict[str, Any]) -> dict[str, Any]:
     registration["waitlist_position"] = None
     if registration["status"] == "waitlisted":
-        cur = await conn.execute(WAITLIST_POSITION_SQL, registration)
-        registration["waitlist_position"] = (await cur.fetchone())["position"]  # type: ignore[index]
+        registration["waitlist_position"] = await waitlist_position(conn, registration)
     return registration
 
 
@@ -139,7 +124,7 @@ async def register(
     if not principal.may_act_for(user_id):
         raise forbidden("users register themselves only")
     async with conn.transaction():
-        event = await _lock_event(conn, event_id, principal)
+        event = await lock_for_places(conn, event_id, principal)
         if event["status"] != "published" or not event["upcoming"]:
             raise ApiError(409, "registration_closed", "the event is not open for registration")
         params = {"user_id": user_id, "event_id": event_id}
@@ -147,9 +132,8 @@ async def register(
         existing = await cur.fetchone()
         if existing is not None and existing["status"] != "cancelled":
             return respond(await _with_position(conn, existing), status_code=200)
-        cur = await conn.execute(CONFIRMED_COUNT_SQL, params)
-        confirmed = (await cur.fetchone())["confirmed"]  # type: ignore[index]
-        status = "confirmed" if confirmed < event["capacity"] else "waitlisted"
+        taken = await places_taken(conn, event_id)
+        status = "confirmed" if taken < event["capacity"] else "waitlisted"
         try:
             cur = await conn.execute(UPSERT_REGISTRATION_SQL, {**params, "status": status})
         except psycopg.errors.ForeignKeyViolation:
@@ -174,7 +158,7 @@ async def cancel_registration(
 ) -> object:
     """Give a place up; the first waitlisted user takes it. Cancelling twice is harmless."""
     async with conn.transaction():
-        event = await _lock_event(conn, event_id, principal)
+        event = await lock_for_places(conn, event_id, principal)
         if not (principal.may_act_for(user_id) or can_manage(principal, event)):
             raise forbidden("users cancel their own registrations only")
         params = {"user_id": user_id, "event_id": event_id}
@@ -206,24 +190,14 @@ async def list_event_registrations(
     status: RegistrationStatus | None = None,
 ) -> object:
     """The organiser, admins and the service client see everyone; a user sees their own."""
-    cur = await conn.execute(EVENT_BY_ID_SQL, {"id": event_id})
-    event = await cur.fetchone()
-    if event is None or not can_see(principal, event):
-        raise not_found("event")
+    event = await load_visible_event(conn, event_id, principal)
     only_user = None if can_manage(principal, event) else principal.user_id
-    params = {
-        "event_id": event_id,
-        "status": status,
-        "user_id": only_user,
-        "limit": paging.limit,
-        "offset": paging.offset,
-    }
-    async with conn.pipeline():
-        items_cur = await conn.execute(LIST_EVENT_REGISTRATIONS_SQL, params)
-        count_cur = await conn.execute(COUNT_EVENT_REGISTRATIONS_SQL, params)
-    items = await items_cur.fetchall()
-    total = (await count_cur.fetchone())["total"]  # type: ignore[index]
-    return respond({"items": items, "total": total, "limit": paging.limit, "offset": paging.offset})
+    params = {"event_id": event_id, "status": status, "user_id": only_user}
+    return respond(
+        await fetch_page(
+            conn, LIST_EVENT_REGISTRATIONS_SQL, COUNT_EVENT_REGISTRATIONS_SQL, params, paging
+        )
+    )
 
 
 @router.get("/users/{user_id}/registrations", response_model=RegistrationPage, tags=["users"])
@@ -237,10 +211,9 @@ async def list_user_registrations(
     """A user's registrations, newest first; private to the user, admins and the service."""
     if not principal.may_act_for(user_id):
         raise forbidden("registrations are private to their user")
-    params = {"user_id": user_id, "status": status, "limit": paging.limit, "offset": paging.offset}
-    async with conn.pipeline():
-        items_cur = await conn.execute(LIST_USER_REGISTRATIONS_SQL, params)
-        count_cur = await conn.execute(COUNT_USER_REGISTRATIONS_SQL, params)
-    items = await items_cur.fetchall()
-    total = (await count_cur.fetchone())["total"]  # type: ignore[index]
-    return respond({"items": items, "total": total, "limit": paging.limit, "offset": paging.offset})
+    params = {"user_id": user_id, "status": status}
+    return respond(
+        await fetch_page(
+            conn, LIST_USER_REGISTRATIONS_SQL, COUNT_USER_REGISTRATIONS_SQL, params, paging
+        )
+    )

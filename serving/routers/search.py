@@ -18,7 +18,7 @@ from serving.cache import cache_key, response_cache
 from serving.common import EVENT_COLUMNS, EventOut, PageInfo, Paging, PagingDep, respond
 from serving.db import Connection, connection
 from serving.errors import ERROR_RESPONSES, ApiError
-from serving.text import NoNulStr
+from serving.text import StorableStr
 
 router = APIRouter(prefix="/api/v1/search", tags=["search"], responses=ERROR_RESPONSES)
 
@@ -112,10 +112,10 @@ class _Filters:
 async def search_events(
     request: Request,
     paging: PagingDep,
-    q: Annotated[NoNulStr | None, Query(max_length=200, description="Search words")] = None,
-    category: Annotated[NoNulStr | None, Query(max_length=50)] = None,
-    tags: Annotated[list[NoNulStr] | None, Query(max_length=20, description="Any of")] = None,
-    city: Annotated[NoNulStr | None, Query(max_length=200)] = None,
+    q: Annotated[StorableStr | None, Query(max_length=200, description="Search words")] = None,
+    category: Annotated[StorableStr | None, Query(max_length=50)] = None,
+    tags: Annotated[list[StorableStr] | None, Query(max_length=20, description="Any of")] = None,
+    city: Annotated[StorableStr | None, Query(max_length=200)] = None,
     date_from: AwareDatetime | None = None,
     date_to: AwareDatetime | None = None,
     price_min: Annotated[float | None, Query(ge=0, le=1e8)] = None,

@@ -56,10 +56,11 @@ async def client(db: psycopg.Connection) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-def bearer(user_id: int, role: str = "attendee") -> dict[str, str]:
+def bearer(user_id: int, token_version: int = 1) -> dict[str, str]:
+    """Headers with a token for ``user_id`` as login mints it (the role is the account's)."""
     from serving.security import create_access_token
 
-    token, _ = create_access_token(user_id, role)
+    token, _ = create_access_token(user_id, token_version)
     return {"Authorization": f"Bearer {token}"}
 
 

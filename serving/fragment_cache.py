@@ -1,0 +1,64 @@
+"""Events rendered as JSON once per row version, per worker: the recommendations' event cache.
+
+A recommendation is an event plus three fields; re-reading, decoding and re-encoding the same
+twenty event columns on every request cost more than choosing which events to show. The
+recommendation queries name each event's id and row version (``xmin``, which changes with every
+write to the row, whoever makes it), so a cached rendering is used only while the row is
+unchanged; a changed or unknown event is read once more.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from psycopg import AsyncConnection
+
+from serving.common import EVENT_COLUMNS
+
+EVENTS_BY_ID_SQL = f"""
+    SELECT {EVENT_COLUMNS}, e.xmin::text AS row_version FROM app.events e
+    WHERE e.id = ANY (%(ids)s::bigint[])"""
+
+
+class EventFragments:
+    """Rendered events by id, each with the row version it was rendered at."""
+
+    def __init__(self, max_entries: int = 50_000) -> None:
+        self.max_entries = max_entries
+        # id -> (row version, JSON without its closing brace, start as epoch seconds)
+        self._rendered: dict[int, tuple[str, bytes, float]] = {}
+
+    async def ensure(self, conn: AsyncConnection[Any], versions: list[tuple[int, str]]) -> bool:
+        """Render the events of ``versions`` (id, row version) not cached at that version.
+
+        Returns whether the database had to be read (one query for all of them).
+        """
+        rendered = self._rendered
+        ids = [
+            event_id
+            for event_id, version in versions
+            if (known := rendered.get(event_id)) is None or known[0] != version
+        ]
+        if not ids:
+            return False
+        if len(rendered) + len(ids) > self.max_entries:
+            rendered.clear()
+            ids = [event_id for event_id, _ in versions]
+        cur = await conn.execute(EVENTS_BY_ID_SQL, {"ids": ids})
+        for row in await cur.fetchall():
+            version = row.pop("row_version")
+            # Without the closing brace, so that per-request fields can follow.
+            rendered[row["id"]] = (version, orjson.dumps(row)[:-1], row["starts_at"].timestamp())
+        return True
+
+    def has(self, event_id: int) -> bool:
+        return event_id in self._rendered
+
+    def starts_at(self, event_id: int) -> float:
+        """The cached event's start, in epoch seconds."""
+        return self._rendered[event_id][2]
+
+    def render(self, event_id: int, extra: dict[str, Any]) -> bytes:
+        """The cached event as JSON with ``extra``'s fields appended after its own."""
+        return self._rendered[event_id][1] + b"," + orjson.dumps(extra)[1:]
