@@ -14,7 +14,8 @@ FROM marts.ml_training_interactions
 """
 ITEMS_QUERY = """
 SELECT event_id AS item_id, title, description, category, tags, city, lat, lng,
-       price::double precision AS price, starts_at, status
+       price::double precision AS price, starts_at, status, organizer_id, series_id, venue_id,
+       created_at
 FROM marts.ml_event_features
 """
 USERS_QUERY = """
@@ -65,10 +66,14 @@ def load_training_data(
         pl.col("item_id").cast(pl.Int64),
         pl.col("weight").cast(pl.Float64),
     )
-    items = _utc(query_frame(conn, ITEMS_QUERY), "starts_at").with_columns(
+    items = _utc(query_frame(conn, ITEMS_QUERY), "starts_at", "created_at").with_columns(
         pl.col("item_id").cast(pl.Int64),
         parse_text_array("tags"),
         pl.col("description").cast(pl.String).fill_null(""),
+        # CSV leaves the types to inference: an all-null column would come back as String.
+        pl.col("category", "city").cast(pl.String),
+        pl.col("organizer_id", "venue_id").cast(pl.Int64),
+        pl.col("series_id").cast(pl.String),
     )
     users = query_frame(conn, USERS_QUERY).with_columns(
         pl.col("user_id").cast(pl.Int64), parse_text_array("interests")

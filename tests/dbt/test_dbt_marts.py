@@ -12,10 +12,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import marts_dataset as ds
+import polars as pl
 import psycopg
 import pytest
 
 from core.contracts import INTERACTION_WEIGHTS
+from pipelines.ml.training_data import load_training_data
 
 pytestmark = pytest.mark.integration
 
@@ -255,6 +257,22 @@ def test_events_carry_their_series_and_venue(marts: psycopg.Connection) -> None:
         "select series_source, organizer_id, latest_title, usual_venue_id, events"
         " from marts.dim_series where series_id = '501'",
     ) == [("feed", ds.ORGANIZER, "Jazz Night", 61, 1)]
+
+
+def test_training_items_carry_organiser_series_venue_and_publication(
+    marts: psycopg.Connection,
+) -> None:
+    _, items, _ = load_training_data(marts)
+    mine = items.filter(pl.col("item_id").is_between(920001, 920099)).sort("item_id")
+    assert mine.schema["organizer_id"] == pl.Int64
+    assert mine.schema["series_id"] == pl.String
+    assert mine.schema["venue_id"] == pl.Int64
+    assert mine.schema["created_at"] == pl.Datetime("us", "UTC")
+    jazz = mine.row(0, named=True)
+    assert (jazz["organizer_id"], jazz["series_id"], jazz["venue_id"]) == (ds.ORGANIZER, "501", 61)
+    assert jazz["created_at"] == datetime(2021, 5, 20, tzinfo=UTC)
+    assert mine["venue_id"].null_count() == 2  # Food Fair and the API's event name none
+    assert mine["series_id"].null_count() == 0
 
 
 def test_recommendation_performance_by_model_version(marts: psycopg.Connection) -> None:
