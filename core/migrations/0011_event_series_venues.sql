@@ -5,12 +5,14 @@
 --
 -- Feeds often leave the category and the price out; a missing value is unknown, not "free" or
 -- "other", so both become nullable on the landed and on the operational table (the API keeps
--- its default price of 0 for events created without one).
+-- its default price of 0 for events created without one). The contract never required a
+-- description either: the landed table now agrees (the catalogue publishes it as '').
 
 ALTER TABLE raw.events
     ADD COLUMN series_id   bigint,
     ADD COLUMN venue_id    bigint,
     ADD COLUMN external_id text,
+    ALTER COLUMN description DROP NOT NULL,
     ALTER COLUMN category DROP NOT NULL,
     ALTER COLUMN price DROP NOT NULL;
 

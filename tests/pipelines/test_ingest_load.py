@@ -177,3 +177,49 @@ def test_parquet_files_load_beside_json_lines(landing: Path, database_url: str) 
             "SELECT user_id, context FROM raw.interactions WHERE interaction_id = 'p1'"
         ).fetchone()
     assert row == (1, {"page": "search"})
+
+
+PARTNER_FEED = (
+    '{"event_id": 910, "external_id": "p0k3c9x2a", "title": "Rust Night #12", '
+    '"description": "Talks", "category": null, "tags": ["rust"], '
+    '"starts_at": "2026-04-02T18:00:00Z", "ends_at": "2026-04-02T20:00:00Z", '
+    '"venue_name": "Riverside Hub", "city": null, "lat": 52.51, "lng": 13.39, "capacity": 40, '
+    '"price": null, "currency": "EUR", "organizer_id": 2, "series_id": null, "venue_id": 3, '
+    '"status": "published", "created_at": "2026-01-01T00:00:00Z", '
+    '"updated_at": "2026-01-02T00:00:00Z"}\n'
+    '{"event_id": 911, "external_id": "p9zz01ab", "title": "Rust Night Online #13", '
+    '"category": "meetup", "starts_at": "2026-04-09T18:00:00Z", '
+    '"ends_at": "2026-04-09T20:00:00Z", "venue_name": "Online", "capacity": 500, "price": 0, '
+    '"currency": "EUR", "series_id": 77, "status": "published", '
+    '"created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-02T00:00:00Z"}\n'
+)
+
+
+def test_series_venue_and_partner_ids_reach_the_catalogue_with_fields_left_out(
+    landing: Path, database_url: str
+) -> None:
+    from pipelines.ingest.assets import _PUBLISH_EVENTS
+
+    (landing / "events" / "partner-feed.jsonl").write_text(PARTNER_FEED)
+    _ingest()
+    columns = "event_id, external_id, category, city, price, series_id, venue_id, lat"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        raw = conn.execute(f"SELECT {columns} FROM raw.events ORDER BY event_id").fetchall()
+        conn.execute("DELETE FROM app.events WHERE id IN (910, 911)")
+        conn.execute(_PUBLISH_EVENTS)
+        app = conn.execute(
+            f"SELECT {columns.replace('event_id', 'id')} FROM app.events"
+            " WHERE id IN (910, 911) ORDER BY id"
+        ).fetchall()
+        conn.execute("DELETE FROM app.events WHERE id IN (910, 911)")
+        quarantined = conn.execute(
+            "SELECT count(*) FROM raw.quarantine WHERE dataset = 'events'"
+        ).fetchone()
+
+    assert raw == [
+        (10, None, "conference", "Berlin", 0, None, None, 52.5),  # a feed without the new columns
+        (910, "p0k3c9x2a", None, None, None, None, 3, 52.51),
+        (911, "p9zz01ab", "meetup", None, 0, 77, None, None),
+    ]
+    assert app == raw[1:]
+    assert quarantined == (0,)
