@@ -18,11 +18,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from models.base import ModelTooLargeError, Recommender, fit_shared, shared_fits
-from models.protocols import Split, evaluate_on_split, make_split
-from models.registry import MODEL_REGISTRY, PARAM_GRIDS, make_model
+from models.metrics import bootstrap_ci
+from models.protocols import (
+    HORIZON_DAYS,
+    Split,
+    evaluation_users,
+    make_split,
+    rolling_splits,
+    score_split,
+)
+from models.registry import MODEL_REGISTRY, PARAM_GRIDS, is_reference, make_model
 from models.tuning import tune, tuning_split
 
 # Defaults sized for the medium data set (see the module docstring and docs/benchmarks/models.md).
@@ -33,6 +42,7 @@ EVAL_USERS = 25_000
 METRIC_COLUMNS = ("precision@k", "recall@k", "ndcg@k", "map", "map@k", "coverage")
 TABLE_SCHEMA = {
     "model": pl.Utf8,
+    "kind": pl.Utf8,
     "precision@k": pl.Float64,
     "recall@k": pl.Float64,
     "ndcg@k": pl.Float64,
@@ -40,6 +50,9 @@ TABLE_SCHEMA = {
     "map@k": pl.Float64,
     "coverage": pl.Float64,
     "cold_start_recall": pl.Float64,
+    "warm_start_recall": pl.Float64,
+    "ndcg_low": pl.Float64,
+    "ndcg_high": pl.Float64,
     "fit_s": pl.Float64,
     "tune_s": pl.Float64,
     "params": pl.Utf8,
@@ -49,13 +62,18 @@ TABLE_SCHEMA = {
 
 @dataclass
 class ExperimentResult:
-    """One row per model in ``table``; the winner by nDCG@k and the split's sizes."""
+    """One row per model and reference in ``table`` (``kind``); the winner by nDCG@k (never a
+    reference that ranks at random), the splits' sizes, and per model the per-user metrics of
+    every cut-off (``cutoff, user_id, ndcg, recall, hits``), the unit of paired comparisons."""
 
     table: pl.DataFrame
     best_model: str
     best_params: dict[str, Any]
     split_summary: dict[str, Any]
     tuning_trials: dict[str, pl.DataFrame] = field(default_factory=dict, repr=False)
+    per_user: dict[str, pl.DataFrame] = field(default_factory=dict, repr=False)
+    splits: list[Split] = field(default_factory=list, repr=False)
+    users: list[np.ndarray] = field(default_factory=list, repr=False)
 
 
 def _models_for(model_names: Sequence[str] | None) -> list[str]:
@@ -82,12 +100,17 @@ def run_experiment(
     tuning_budget_s: float | None = TUNING_BUDGET_S,
     tuning_users: int | None = TUNING_USERS,
     eval_users: int | None = EVAL_USERS,
+    cutoffs: int = 1,
+    horizon_days: float = HORIZON_DAYS,
 ) -> ExperimentResult:
-    """Compare models on one split of ``interactions`` under ``protocol``.
+    """Compare models and references on the same splits, users and candidates.
 
-    ``now`` is the cut-off of the time-based protocols (default: the 80 % time quantile). Each
-    model is tuned on a validation split of the train part (unless ``tune_models`` is False),
-    refitted on the whole train part, then scored on the test part. A model that is too large or
+    ``now`` is the cut-off of the time-based protocols (default: the 80 % time quantile);
+    ``cutoffs > 1`` (``future-events`` only) evaluates at that many rolling cut-offs
+    (:func:`models.protocols.rolling_splits`) and pools their users. Each model is tuned on a
+    validation split of the earliest split's train part (unless ``tune_models`` is False), so
+    no test window is ever seen while choosing parameters, then refitted on each train part
+    and scored on the same test users as every other model. A model that is too large or
     fails is recorded with ``skipped_reason`` instead of stopping the run.
 
     Bounds for large data (``None`` lifts each): ``tuning_budget_s`` seconds of tuning in all,
@@ -95,7 +118,22 @@ def run_experiment(
     ``max_trials``); tuning on ``tuning_users`` sampled users; metrics on ``eval_users`` sampled
     test users.
     """
-    split = make_split(protocol, interactions, items, seed=random_state, cutoff=now)
+    if cutoffs > 1:
+        if protocol != "future-events" or items is None:
+            raise ValueError("rolling cut-offs need the future-events protocol and items")
+        splits = rolling_splits(interactions, items, cutoffs, horizon_days=horizon_days)
+    else:
+        splits = [
+            make_split(
+                protocol,
+                interactions,
+                items,
+                seed=random_state,
+                cutoff=now,
+                horizon_days=horizon_days,
+            )
+        ]
+    eval_sets = [evaluation_users(split, eval_users, random_state) for split in splits]
     names = _models_for(model_names)
     to_tune = [name for name in names if tune_models and PARAM_GRIDS.get(name)]
     # One validation split for every search, and one fit per (model, parameters, data) in the
@@ -103,15 +141,16 @@ def run_experiment(
     with shared_fits():
         validation = (
             tuning_split(
-                protocol, split.train, items, max_users=tuning_users, random_state=random_state
+                protocol, splits[0].train, items, max_users=tuning_users, random_state=random_state
             )
             if to_tune
             else None
         )
-        rows, trials = _run_models(
+        rows, trials, per_user = _run_models(
             names,
             to_tune,
-            split,
+            splits,
+            eval_sets,
             validation,
             items,
             users,
@@ -120,30 +159,36 @@ def run_experiment(
             random_state=random_state,
             max_trials=max_trials,
             tuning_budget_s=tuning_budget_s,
-            eval_users=eval_users,
         )
     table = pl.DataFrame(
         [{column: row.get(column) for column in TABLE_SCHEMA} for row in rows],
         schema=TABLE_SCHEMA,
     )
-    ranked = table.filter(pl.col("skipped_reason").is_null()).sort(
+    ranked = table.filter(pl.col("skipped_reason").is_null() & (pl.col("model") != "random")).sort(
         "ndcg@k", descending=True, nulls_last=True
     )
     best_model = ranked["model"][0] if ranked.height else ""
     best_params = json.loads(ranked["params"][0]) if ranked.height else {}
+    summary = splits[-1].summary()
+    if len(splits) > 1:
+        summary["cutoffs"] = [split.cutoff.isoformat() for split in splits if split.cutoff]
     return ExperimentResult(
         table=table,
         best_model=best_model,
         best_params=best_params,
-        split_summary=split.summary(),
+        split_summary=summary,
         tuning_trials=trials,
+        per_user=per_user,
+        splits=splits,
+        users=eval_sets,
     )
 
 
 def _run_models(
     names: list[str],
     to_tune: list[str],
-    split: Split,
+    splits: list[Split],
+    eval_sets: list[np.ndarray],
     validation: Split | None,
     items: pl.DataFrame | None,
     users: pl.DataFrame | None,
@@ -153,14 +198,19 @@ def _run_models(
     random_state: int,
     max_trials: int | None,
     tuning_budget_s: float | None,
-    eval_users: int | None,
-) -> tuple[list[dict[str, Any]], dict[str, pl.DataFrame]]:
-    """Tune, fit and evaluate each model in turn: its table row and its tuning trials."""
+) -> tuple[list[dict[str, Any]], dict[str, pl.DataFrame], dict[str, pl.DataFrame]]:
+    """Tune, fit and evaluate each model in turn: its table row, trials and per-user metrics."""
     rows: list[dict[str, Any]] = []
     trials: dict[str, pl.DataFrame] = {}
+    per_user: dict[str, pl.DataFrame] = {}
     tuning_left = tuning_budget_s
     for name in names:
-        row: dict[str, Any] = {"model": name, "params": "{}", "skipped_reason": None}
+        row: dict[str, Any] = {
+            "model": name,
+            "kind": "reference" if is_reference(name) else "model",
+            "params": "{}",
+            "skipped_reason": None,
+        }
         try:
             started = time.perf_counter()
             params: dict[str, Any] = {}
@@ -171,7 +221,7 @@ def _run_models(
                 try:
                     tuned = tune(
                         name,
-                        split.train,
+                        splits[0].train,
                         items,
                         users,
                         protocol=protocol,
@@ -187,18 +237,41 @@ def _run_models(
                 params, trials[name] = tuned.params, tuned.trials
             row["tune_s"] = time.perf_counter() - started
             row["params"] = json.dumps(params, default=str, sort_keys=True)
-            started = time.perf_counter()
-            model = fit_shared(make_model(name, params), split.train, items, users)
-            row["fit_s"] = time.perf_counter() - started
-            row.update(
-                evaluate_on_split(model, split, k, max_users=eval_users, random_state=random_state)
-            )
+            row["fit_s"] = 0.0
+            metrics, frames = [], []
+            for split, eval_users in zip(splits, eval_sets, strict=True):
+                started = time.perf_counter()
+                model = fit_shared(make_model(name, params), split.train, items, users)
+                row["fit_s"] += time.perf_counter() - started
+                scored, users_frame = score_split(
+                    model, split, k, users=eval_users, random_state=random_state
+                )
+                metrics.append(scored)
+                frames.append(users_frame.with_columns(pl.lit(split.cutoff).alias("cutoff")))
+            row.update(_pooled(metrics, pl.concat(frames), random_state))
+            per_user[name] = pl.concat(frames)
         except ModelTooLargeError as exc:
             row["skipped_reason"] = str(exc)
         except Exception as exc:  # one failing model must not sink the comparison
             row["skipped_reason"] = f"{type(exc).__name__}: {exc}"
         rows.append(row)
-    return rows, trials
+    return rows, trials, per_user
+
+
+def _pooled(
+    metrics: list[dict[str, float | None]], per_user: pl.DataFrame, random_state: int
+) -> dict[str, float | None]:
+    """Metrics of several cut-offs: means of each, and one interval over all users pooled."""
+    if len(metrics) == 1:
+        return metrics[0]
+    out: dict[str, float | None] = {}
+    for name in metrics[0]:
+        values = [m[name] for m in metrics if m.get(name) is not None]
+        out[name] = float(np.mean(values)) if values else None
+    out["ndcg_low"], out["ndcg_high"] = bootstrap_ci(
+        per_user["ndcg"].to_numpy(), random_state=random_state
+    )
+    return out
 
 
 def fit_final(

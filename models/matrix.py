@@ -13,9 +13,10 @@ def prepare_interactions(interactions: pl.DataFrame) -> pl.DataFrame:
     """Coerce an interactions frame to the documented schema.
 
     Callers pass frames from CSV, Parquet or the marts; normalising here once means every model
-    can rely on Int64 ids, a positive Float64 ``weight`` (1.0 when absent) and, when present, a
-    UTC ``timestamp``. A frame already in that shape is returned as is (the same object), so
-    fits of several models on one prepared frame can recognise it (see ``fit_shared``).
+    can rely on Int64 (or, for non-integer ids, String) ids, a positive Float64 ``weight``
+    (1.0 when absent) and, when present, a UTC ``timestamp``. A frame already in that shape is
+    returned as is (the same object), so fits of several models on one prepared frame can
+    recognise it (see ``fit_shared``).
     """
     missing = {"user_id", "item_id"} - set(interactions.columns)
     if missing:
@@ -23,7 +24,7 @@ def prepare_interactions(interactions: pl.DataFrame) -> pl.DataFrame:
     if _is_prepared(interactions):
         return interactions
     df = interactions.with_columns(
-        pl.col("user_id").cast(pl.Int64), pl.col("item_id").cast(pl.Int64)
+        id_column(interactions, "user_id"), id_column(interactions, "item_id")
     )
     if "weight" not in df.columns:
         df = df.with_columns(pl.lit(1.0, dtype=pl.Float64).alias("weight"))
@@ -33,12 +34,37 @@ def prepare_interactions(interactions: pl.DataFrame) -> pl.DataFrame:
     return df
 
 
+def id_column(frame: pl.DataFrame, name: str) -> pl.Expr:
+    """An id column as Int64 when its values are integers, else as strings.
+
+    Models code any ids themselves (see :class:`models.schema.IdIndex`); splits and metrics
+    only need one comparable type per column.
+    """
+    dtype = frame.schema[name]
+    if dtype.is_integer() or dtype == pl.Null:
+        return pl.col(name).cast(pl.Int64)
+    return pl.col(name).cast(pl.String)
+
+
+def ids_alike(
+    left: pl.DataFrame, right: pl.DataFrame, columns: tuple[str, ...]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Both frames with each id column in one type (strings when either side has strings)."""
+    casts_left, casts_right = [], []
+    for column in columns:
+        strings = not (left.schema[column].is_integer() and right.schema[column].is_integer())
+        dtype = pl.String if strings else pl.Int64
+        casts_left.append(pl.col(column).cast(dtype))
+        casts_right.append(pl.col(column).cast(dtype))
+    return left.with_columns(casts_left), right.with_columns(casts_right)
+
+
 def _is_prepared(interactions: pl.DataFrame) -> bool:
     """Whether ``prepare_interactions`` would leave this frame's values unchanged."""
     schema = interactions.schema
     if (
-        schema["user_id"] != pl.Int64
-        or schema["item_id"] != pl.Int64
+        schema["user_id"] not in (pl.Int64, pl.String)
+        or schema["item_id"] not in (pl.Int64, pl.String)
         or schema.get("weight") != pl.Float64
         or schema.get("timestamp", _UTC_MICROS) != _UTC_MICROS
     ):

@@ -13,13 +13,17 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from models.matrix import ids_alike
+
 
 def _prepare(recs: pl.DataFrame, truth: pl.DataFrame, k: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Common users only, top-k of the recommendations, deduplicated truth."""
-    recs = recs.select(
-        pl.col("user_id").cast(pl.Int64), pl.col("item_id").cast(pl.Int64), pl.col("rank")
-    ).filter(pl.col("rank") <= k)
-    truth = truth.select(pl.col("user_id").cast(pl.Int64), pl.col("item_id").cast(pl.Int64))
+    recs, truth = ids_alike(
+        recs.select("user_id", "item_id", "rank"),
+        truth.select("user_id", "item_id"),
+        ("user_id", "item_id"),
+    )
+    recs = recs.filter(pl.col("rank") <= k)
     truth = truth.unique()
     common = recs.select("user_id").unique().join(truth.select("user_id").unique(), on="user_id")
     return recs.join(common, on="user_id"), truth.join(common, on="user_id")
@@ -80,11 +84,29 @@ def map_at_k(recs: pl.DataFrame, truth: pl.DataFrame, k: int) -> float:
 
 def catalogue_coverage(recs: pl.DataFrame, catalogue: pl.Series | np.ndarray) -> float:
     """Share of the catalogue that appears in at least one user's list."""
-    catalogue_ids = np.unique(np.asarray(catalogue, dtype=np.int64))
-    if catalogue_ids.size == 0:
+    catalogue_ids = pl.Series("item_id", np.asarray(catalogue)).unique()
+    if catalogue_ids.len() == 0:
         return 0.0
-    shown = np.unique(recs["item_id"].cast(pl.Int64).to_numpy())
-    return float(np.isin(shown, catalogue_ids).sum() / catalogue_ids.size)
+    shown = recs.select("item_id").unique()
+    known, shown = ids_alike(catalogue_ids.to_frame(), shown, ("item_id",))
+    return float(shown.join(known, on="item_id").height / catalogue_ids.len())
+
+
+def _slice_recall(
+    recs: pl.DataFrame,
+    truth: pl.DataFrame,
+    train_items: pl.Series | np.ndarray,
+    k: int,
+    cold: bool,
+) -> float | None:
+    known = pl.Series("item_id", np.asarray(train_items)).unique().to_frame()
+    truth, known = ids_alike(truth.select("user_id", "item_id"), known, ("item_id",))
+    in_train = pl.col("item_id").is_in(known["item_id"].implode())
+    sliced = truth.filter(~in_train if cold else in_train)
+    if sliced.height == 0:
+        return None
+    users = _per_user(recs, sliced, k)
+    return float((users["hits"] / users["relevant"]).mean()) if users.height else 0.0
 
 
 def cold_start_recall(
@@ -98,12 +120,60 @@ def cold_start_recall(
     Tells whether a model can reach brand-new items (events nobody has interacted with yet),
     which pure collaborative models cannot.
     """
-    known = pl.Series("item_id", np.unique(np.asarray(train_items, dtype=np.int64)))
-    cold_truth = truth.filter(~pl.col("item_id").cast(pl.Int64).is_in(known.implode()))
-    if cold_truth.height == 0:
-        return None
-    users = _per_user(recs, cold_truth, k)
-    return float((users["hits"] / users["relevant"]).mean()) if users.height else 0.0
+    return _slice_recall(recs, truth, train_items, k, cold=True)
+
+
+def warm_start_recall(
+    recs: pl.DataFrame,
+    truth: pl.DataFrame,
+    train_items: pl.Series | np.ndarray,
+    k: int,
+) -> float | None:
+    """Recall@k counted on relevant items that had interactions in training (the warm slice)."""
+    return _slice_recall(recs, truth, train_items, k, cold=False)
+
+
+def per_user_metrics(recs: pl.DataFrame, truth: pl.DataFrame, k: int) -> pl.DataFrame:
+    """``user_id, ndcg, recall, hits`` for every user of ``truth`` (0 for users without a list).
+
+    The unit of the confidence intervals and of paired comparisons: two models scored on the
+    same users can be compared user by user.
+    """
+    truth = truth.select("user_id", "item_id")
+    users = truth.select("user_id").unique()
+    scored = _per_user(recs, truth, k).select(
+        "user_id",
+        (pl.col("dcg") / pl.col("idcg")).alias("ndcg"),
+        (pl.col("hits") / pl.col("relevant")).alias("recall"),
+        "hits",
+    )
+    return (
+        users.join(scored, on="user_id", how="left")
+        .with_columns(pl.col("ndcg", "recall").fill_null(0.0), pl.col("hits").fill_null(0))
+        .sort("user_id")
+    )
+
+
+def bootstrap_ci(
+    values: np.ndarray, *, level: float = 0.95, n_boot: int = 1000, random_state: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of ``values`` (per-user metrics or their
+    paired differences); ``(nan, nan)`` for an empty array."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(random_state)
+    means = np.empty(n_boot)
+    # In chunks so that n_boot × n indices never need to exist at once.
+    chunk = max(1, 4_000_000 // values.size)
+    for start in range(0, n_boot, chunk):
+        stop = min(n_boot, start + chunk)
+        means[start:stop] = values[rng.integers(0, values.size, (stop - start, values.size))].mean(
+            axis=1
+        )
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(means, [tail, 1.0 - tail])
+    return float(low), float(high)
 
 
 def evaluate(
@@ -129,5 +199,8 @@ def evaluate(
     out["coverage"] = catalogue_coverage(recs, catalogue) if catalogue is not None else None
     out["cold_start_recall"] = (
         cold_start_recall(recs, truth, train_items, k) if train_items is not None else None
+    )
+    out["warm_start_recall"] = (
+        warm_start_recall(recs, truth, train_items, k) if train_items is not None else None
     )
     return out

@@ -7,14 +7,14 @@ test split), so both measure a model the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import polars as pl
 
 from models.base import Recommender
-from models.matrix import prepare_interactions, to_utc
-from models.metrics import evaluate
+from models.matrix import id_column, prepare_interactions, to_utc
+from models.metrics import bootstrap_ci, evaluate, per_user_metrics
 from models.splitters import (
     default_cutoff,
     future_events,
@@ -24,6 +24,8 @@ from models.splitters import (
 )
 
 PROTOCOLS = ("stratified-item", "user", "temporal", "future-events")
+# Events a recommendation is for: those starting within this many days of the cut-off.
+HORIZON_DAYS = 90.0
 
 
 @dataclass
@@ -69,12 +71,16 @@ def make_split(
     seed: int = 42,
     ratio: float | None = None,
     cutoff: datetime | None = None,
+    horizon_days: float | None = HORIZON_DAYS,
 ) -> Split:
     """Split ``interactions`` according to a named protocol.
 
     ``stratified-item`` (ratio 0.75) and ``user`` (0.75) are random per-item / per-user splits;
     ``temporal`` and ``future-events`` cut at ``cutoff`` (default: the 80 % time quantile).
-    ``future-events`` also restricts candidates to events starting after the cut-off.
+    ``future-events`` asks the marketplace's question: the candidates are the events starting
+    in ``(cutoff, cutoff + horizon_days]`` (``None``: any time after), the truth every later
+    interaction with them; an event a user had before the cut-off is not theirs to discover
+    (see :meth:`Split.truth`).
     """
     interactions = prepare_interactions(interactions)
     if protocol == "stratified-item":
@@ -90,13 +96,57 @@ def make_split(
         if protocol == "temporal":
             train, test = temporal(interactions, cutoff)
             return Split(protocol, train, test, cutoff)
-        if items is None:
+        if items is None or "starts_at" not in items.columns:
             raise ValueError("protocol 'future-events' needs an items frame with starts_at")
         train, test = future_events(interactions, items, cutoff)
         starts = to_utc(items["starts_at"])
-        upcoming = items["item_id"].cast(pl.Int64).filter(starts > cutoff).unique().to_numpy()
-        return Split(protocol, train, test, cutoff, np.sort(upcoming))
+        upcoming = starts > cutoff
+        if horizon_days is not None:
+            upcoming &= starts <= cutoff + timedelta(days=horizon_days)
+        candidates = np.sort(
+            items.select(id_column(items, "item_id"))["item_id"]
+            .filter(upcoming)
+            .unique()
+            .to_numpy()
+        )
+        test = test.filter(pl.col("item_id").is_in(pl.Series(candidates).implode()))
+        return Split(protocol, train, test, cutoff, candidates)
     raise ValueError(f"unknown protocol {protocol!r}; choose one of {PROTOCOLS}")
+
+
+def rolling_splits(
+    interactions: pl.DataFrame,
+    items: pl.DataFrame,
+    n_cutoffs: int,
+    *,
+    horizon_days: float = HORIZON_DAYS,
+    step_days: float = 30.0,
+) -> list[Split]:
+    """``future-events`` splits at ``n_cutoffs`` cut-offs ``step_days`` apart, oldest first.
+
+    The last cut-off is ``horizon_days`` before the latest interaction, so every window is
+    complete (all its interactions are in the data); when that leaves less than a fifth of the
+    data before it, the 80 % time quantile is used instead. Cut-offs that would leave less than
+    5 % of the interactions to train on are dropped.
+    """
+    interactions = prepare_interactions(interactions)
+    latest = interactions["timestamp"].max()
+    last = latest - timedelta(days=horizon_days)  # type: ignore[operator]
+    if interactions.filter(pl.col("timestamp") < pl.lit(last)).height < 0.2 * interactions.height:
+        last = default_cutoff(interactions, 0.8)
+    splits = []
+    for back in range(n_cutoffs - 1, -1, -1):
+        cutoff = last - timedelta(days=back * step_days)
+        before = interactions.filter(pl.col("timestamp") < pl.lit(cutoff)).height
+        if before >= 0.05 * interactions.height:
+            splits.append(
+                make_split(
+                    "future-events", interactions, items, cutoff=cutoff, horizon_days=horizon_days
+                )
+            )
+    if not splits:
+        raise ValueError("no cut-off leaves enough interactions before it to train on")
+    return splits
 
 
 def sample_ids(ids: np.ndarray, limit: int | None, random_state: int) -> np.ndarray:
@@ -108,6 +158,13 @@ def sample_ids(ids: np.ndarray, limit: int | None, random_state: int) -> np.ndar
     return np.sort(rng.choice(ids, size=limit, replace=False))
 
 
+def evaluation_users(split: Split, max_users: int | None, random_state: int) -> np.ndarray:
+    """The test users a split is scored on: every user with a relevant pair, or a seeded
+    sample of ``max_users`` of them. Two models scored on the same users can be compared."""
+    users = np.sort(split.truth()["user_id"].unique().to_numpy())
+    return sample_ids(users, max_users, random_state)
+
+
 def evaluate_on_split(
     model: Recommender,
     split: Split,
@@ -115,29 +172,52 @@ def evaluate_on_split(
     *,
     max_users: int | None = None,
     random_state: int = 0,
+    users: np.ndarray | None = None,
 ) -> dict[str, float | None]:
-    """Recommend for every test user and compute every metric against the split's truth.
+    """Every metric of ``model`` against the split's truth (see :func:`score_split`)."""
+    return score_split(
+        model, split, k, max_users=max_users, random_state=random_state, users=users
+    )[0]
 
-    With ``max_users``, a seeded sample of that many test users is scored instead: scoring
-    every user × candidate is the dominant cost of an evaluation at millions of users, while
-    the mean of a per-user metric over tens of thousands of users already has a standard error
-    far below the gaps between models.
+
+def score_split(
+    model: Recommender,
+    split: Split,
+    k: int,
+    *,
+    max_users: int | None = None,
+    random_state: int = 0,
+    users: np.ndarray | None = None,
+) -> tuple[dict[str, float | None], pl.DataFrame]:
+    """Recommend for the test users; every metric and the per-user ``ndcg, recall, hits``.
+
+    ``users`` fixes who is scored (e.g. the users a champion was scored on); otherwise
+    :func:`evaluation_users` with ``max_users``: scoring every user × candidate is the
+    dominant cost of an evaluation at millions of users, while the mean of a per-user metric
+    over tens of thousands of users already has a standard error far below the gaps between
+    models. The metrics include ``ndcg_low`` / ``ndcg_high``, a 95 % bootstrap interval.
     """
     truth = split.truth()
-    users = np.sort(truth["user_id"].unique().to_numpy())
-    users = sample_ids(users, max_users, random_state)
-    if max_users is not None and users.size < truth["user_id"].n_unique():
-        truth = truth.filter(pl.col("user_id").is_in(pl.Series(users).implode()))
-    recs = model.recommend(users, k, exclude_seen=True, candidates=split.candidates)
+    if users is None:
+        users = evaluation_users(split, max_users, random_state)
+    truth = truth.filter(pl.col("user_id").is_in(pl.Series(users).implode()))
+    recs = model.recommend(
+        users, k, exclude_seen=True, candidates=split.candidates, as_of=split.cutoff
+    )
     catalogue = (
         split.candidates
         if split.candidates is not None
         else split.train["item_id"].unique().to_numpy()
     )
-    return evaluate(
+    metrics = evaluate(
         recs,
         truth,
         k,
         catalogue=catalogue,
         train_items=split.train["item_id"].unique().to_numpy(),
     )
+    per_user = per_user_metrics(recs, truth, k)
+    metrics["ndcg_low"], metrics["ndcg_high"] = bootstrap_ci(
+        per_user["ndcg"].to_numpy(), random_state=random_state
+    )
+    return metrics, per_user

@@ -1,4 +1,11 @@
-"""Every model by name, with the hyper-parameter grid that tuning searches by default."""
+"""Every model by name, with the hyper-parameter grid that tuning searches by default.
+
+``hybrid`` is the events model (:class:`models.event_ranker.EventRanker`, a learned ranker
+over organiser, series, venue, place, time, text, popularity and collaborative signals);
+``blend`` the weighted blend for catalogues without event structure (e.g. MovieLens). The
+simple references of :mod:`models.references` are registered too, so every evaluation can
+print them beside the models.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +15,11 @@ from models.als import ALSRecommender
 from models.base import Recommender
 from models.content import ContentRecommender
 from models.ease import EASERecommender
+from models.event_ranker import EventRanker
 from models.hybrid import HybridRecommender
 from models.item_knn import ItemKNNRecommender
 from models.popularity import PopularityRecommender
+from models.references import REFERENCES
 
 MODEL_REGISTRY: dict[str, type[Recommender]] = {
     "popularity": PopularityRecommender,
@@ -18,7 +27,9 @@ MODEL_REGISTRY: dict[str, type[Recommender]] = {
     "ease": EASERecommender,
     "als": ALSRecommender,
     "content": ContentRecommender,
-    "hybrid": HybridRecommender,
+    "blend": HybridRecommender,
+    "hybrid": EventRanker,
+    **REFERENCES,
 }
 
 # Small grids on purpose: each point is one fit on the validation split. Values are the ranges
@@ -39,13 +50,18 @@ PARAM_GRIDS: dict[str, dict[str, list[Any]]] = {
         "category_weight": [0.5, 1.0, 2.0],
         "location_weight": [0.0, 0.5, 1.0],
     },
-    "hybrid": {
+    "blend": {
         "cf_model": ["ease", "item_knn"],
         "content_weight": [0.25, 0.5, 1.0],
         "popularity_weight": [0.1, 0.3],
         "distance_weight": [0.0, 0.3],
     },
 }
+
+
+def is_reference(name: str) -> bool:
+    """Whether ``name`` is one of the simple references rather than a model to ship."""
+    return name in REFERENCES
 
 
 def make_model(name: str, params: dict[str, Any] | None = None) -> Recommender:

@@ -7,7 +7,7 @@ from datetime import datetime
 import numpy as np
 import polars as pl
 
-from models.matrix import prepare_interactions, to_utc
+from models.matrix import id_column, prepare_interactions, to_utc
 
 
 def _stratified(
@@ -91,7 +91,7 @@ def future_events(
         raise ValueError("future_events needs items with a starts_at column")
     cutoff = cutoff or default_cutoff(interactions, ratio)
     starts = items.select(
-        pl.col("item_id").cast(pl.Int64), to_utc(items["starts_at"]).alias("__starts_at")
+        id_column(items, "item_id"), to_utc(items["starts_at"]).alias("__starts_at")
     ).unique("item_id", keep="first")
     before = pl.col("timestamp") < pl.lit(cutoff)
     train = interactions.filter(before)

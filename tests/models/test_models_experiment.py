@@ -50,8 +50,9 @@ def test_hybrid_beats_popularity_and_content_on_future_events(future_result) -> 
 
 def test_experiment_table_and_summary_shapes(future_result) -> None:
     table = future_result.table
-    assert table.columns[:11] == [
+    assert table.columns[:15] == [
         "model",
+        "kind",
         "precision@k",
         "recall@k",
         "ndcg@k",
@@ -59,6 +60,9 @@ def test_experiment_table_and_summary_shapes(future_result) -> None:
         "map@k",
         "coverage",
         "cold_start_recall",
+        "warm_start_recall",
+        "ndcg_low",
+        "ndcg_high",
         "fit_s",
         "tune_s",
         "params",
@@ -68,7 +72,9 @@ def test_experiment_table_and_summary_shapes(future_result) -> None:
     summary = future_result.split_summary
     assert summary["train_rows"] + summary["test_rows"] <= 8000
     assert datetime.fromisoformat(summary["cutoff"]).tzinfo is not None
-    assert set(future_result.best_params) <= set(PARAM_GRIDS["hybrid"])
+    assert set(future_result.best_params) <= set(PARAM_GRIDS.get(future_result.best_model, {}))
+    for row in table.iter_rows(named=True):
+        assert row["ndcg_low"] <= row["ndcg@k"] <= row["ndcg_high"]
 
 
 def test_too_large_and_failing_models_are_skipped_with_a_reason(events, monkeypatch) -> None:
@@ -106,7 +112,7 @@ def test_param_candidates_samples_reproducibly() -> None:
 
 
 def test_fit_final_refits_on_everything(events) -> None:
-    model = fit_final("hybrid", {"cf_model": "item_knn"}, events.interactions, events.items)
+    model = fit_final("blend", {"cf_model": "item_knn"}, events.interactions, events.items)
     assert model.item_ids_.size == events.items.height
     assert model.cf_model == "item_knn"
 
@@ -181,9 +187,9 @@ def test_evaluation_on_a_user_sample_scores_only_those_users(events, monkeypatch
     asked: list[int] = []
     original = Recommender.recommend
 
-    def spy(self, user_ids, k, exclude_seen=True, candidates=None):
+    def spy(self, user_ids, k, exclude_seen=True, candidates=None, as_of=None):
         asked.append(len(user_ids))
-        return original(self, user_ids, k, exclude_seen, candidates)
+        return original(self, user_ids, k, exclude_seen, candidates, as_of)
 
     monkeypatch.setattr(Recommender, "recommend", spy)
     full = evaluate_on_split(model, split, 10)
