@@ -14,6 +14,7 @@ import psycopg
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from psycopg_pool import PoolTimeout, TooManyRequests
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -98,9 +99,9 @@ async def _api_error(_: Request, exc: Exception) -> OrjsonResponse:
 def allowed_methods(request: Request) -> str:
     """The methods some route of the app answers on ``request``'s path, for ``Allow``."""
     methods: set[str] = set()
-    for route in request.app.router.routes:
+    for route in iter_route_contexts(request.app.routes):
         regex = getattr(route, "path_regex", None)
-        if regex is not None and regex.match(request.url.path) and getattr(route, "methods", None):
+        if regex is not None and route.methods and regex.match(request.url.path):
             methods.update(route.methods)
     return ", ".join(sorted(methods))
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
 from serving.common import dependency_tree
 from serving.security import (
@@ -24,7 +24,7 @@ from serving.security import (
 )
 
 
-def _security(route: APIRoute) -> list[dict[str, list[str]]] | None:
+def _security(route: RouteContext) -> list[dict[str, list[str]]] | None:
     calls = {node.call for node in dependency_tree(route.dependant)}
     if calls & {require_principal, require_authenticated}:
         return BEARER_REQUIRED
@@ -46,11 +46,12 @@ def install_openapi(app: FastAPI) -> None:
             routes=app.routes,
         )
         schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
-        for route in app.routes:
-            if not isinstance(route, APIRoute) or not route.include_in_schema:
+        for route in iter_route_contexts(app.routes):
+            original = route.original_route
+            if not isinstance(original, APIRoute) or not original.include_in_schema:
                 continue
             security = _security(route)
-            for method in route.methods:
+            for method in route.methods or ():
                 operation = schema["paths"][route.path_format].get(method.lower())
                 if operation is not None and security is not None:
                     operation.setdefault("security", security)

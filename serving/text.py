@@ -24,3 +24,8 @@ def storable(value: str) -> str:
 
 
 StorableStr = Annotated[str, AfterValidator(storable)]
+"""Text PostgreSQL can store. Constraints with a ``pattern`` go before :data:`STORABLE` instead
+(``Annotated[str, Field(pattern=...), STORABLE]``): after a validator, pydantic keeps enforcing
+a pattern but leaves it out of the JSON schema."""
+
+STORABLE = AfterValidator(storable)

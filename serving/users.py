@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from serving.security import create_access_token
-from serving.text import StorableStr
+from serving.text import STORABLE, StorableStr
 
 USER_COLUMNS = """id, email, name, role, requested_role, home_city, home_lat, home_lng,
     interests, created_at, updated_at"""
@@ -36,7 +36,7 @@ COUNT_ORGANIZER_REQUESTS_SQL = (
 # At most 64 characters before the @, a dotted domain, no spaces: what the API stores.
 EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s.]{1,63}(\.[^@\s.]{1,63})+$"
 
-Email = Annotated[StorableStr, Field(max_length=254, pattern=EMAIL_PATTERN)]
+Email = Annotated[str, Field(max_length=254, pattern=EMAIL_PATTERN), STORABLE]
 Password = Annotated[StorableStr, Field(min_length=8, max_length=128)]
 
 Role = Literal["attendee", "organizer", "admin"]

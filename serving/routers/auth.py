@@ -23,7 +23,7 @@ from serving.security import (
     hash_password,
     verify_password,
 )
-from serving.text import StorableStr
+from serving.text import STORABLE, StorableStr
 from serving.throttle import LoginThrottle, client_address
 from serving.users import USER_COLUMNS, AuthOut, Email, Password, auth_body
 
@@ -61,14 +61,14 @@ class Registered(BaseModel):
 class RegisterIn(BaseModel):
     email: Email
     password: Password
-    name: Annotated[StorableStr, Field(min_length=1, max_length=100, pattern=r"\S")]
+    name: Annotated[str, Field(min_length=1, max_length=100, pattern=r"\S"), STORABLE]
     role: Literal["attendee", "organizer"] = Field(
         default="attendee",
         description="organizer: asks for the role; an admin grants it, until then attendee",
     )
-    home_city: Annotated[StorableStr, Field(min_length=1, max_length=100, pattern=r"\S")] | None = (
-        None
-    )
+    home_city: (
+        Annotated[str, Field(min_length=1, max_length=100, pattern=r"\S"), STORABLE] | None
+    ) = None
     home_lat: Annotated[float, Field(ge=-90, le=90)] | None = None
     home_lng: Annotated[float, Field(ge=-180, le=180)] | None = None
     interests: Annotated[

@@ -43,7 +43,7 @@ from serving.security import (
     OptionalPrincipal,
     authenticate,
 )
-from serving.text import StorableStr
+from serving.text import STORABLE, StorableStr
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"], responses=ERROR_RESPONSES)
 
@@ -68,9 +68,9 @@ IfMatch = Annotated[
 ]
 
 # JSON Schema patterns match anywhere: "\\S" says "not blank" in the document.
-Title = Annotated[StorableStr, Field(min_length=1, max_length=200, pattern=r"\S")]
+Title = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S"), STORABLE]
 Description = Annotated[StorableStr, Field(max_length=10_000)]
-Category = Annotated[StorableStr, Field(min_length=1, max_length=50, pattern=r"\S")]
+Category = Annotated[str, Field(min_length=1, max_length=50, pattern=r"\S"), STORABLE]
 Tags = Annotated[
     list[Annotated[StorableStr, Field(min_length=1, max_length=50)]], Field(max_length=30)
 ]

@@ -7,16 +7,17 @@ anything. Users post for themselves; admins and the service client for anyone.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from datetime import UTC, datetime, time, timedelta
+from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
 import orjson
 from fastapi import APIRouter, Body, Path, Request
 from psycopg.types.json import Jsonb
-from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, field_validator
 
 from core.contracts import FEEDBACK_ACTIONS, INTERACTION_SOURCES, INTERACTION_TYPES
+from core.settings import get_settings
 from serving.answer_cache import recommendation_answers
 from serving.common import MAX_BIGINT, PageInfo, PagingDep, fetch_page, respond
 from serving.db import Connection
@@ -37,6 +38,29 @@ assert set(InteractionSource.__args__) == set(INTERACTION_SOURCES)
 assert set(FeedbackAction.__args__) == set(FEEDBACK_ACTIONS)
 
 Id = Annotated[int, Field(ge=1, le=MAX_BIGINT)]
+# A client's clock may run a little ahead of ours; further ahead is a wrong clock or a typo.
+CLOCK_SKEW = timedelta(minutes=10)
+
+
+def _plausible_time(value: datetime | None) -> datetime | None:
+    """Times between the first interaction partition and a little after now; else 422."""
+    if value is None:
+        return None
+    earliest = datetime.combine(get_settings().interactions_start_date, time(), UTC)
+    latest = datetime.now(UTC) + CLOCK_SKEW
+    if not earliest <= value <= latest:
+        raise ValueError(
+            f"must be between {earliest.isoformat()} and {latest.isoformat()} (now plus "
+            f"{int(CLOCK_SKEW.total_seconds() // 60)} minutes)"
+        )
+    return value
+
+
+OccurredAt = Annotated[
+    AwareDatetime | None,
+    AfterValidator(_plausible_time),
+    Field(description="Defaults to now; not before the first interaction partition, not ahead"),
+]
 ModelVersion = Annotated[StorableStr, Field(min_length=1, max_length=100)]
 
 MISSING_USERS_SQL = """
@@ -80,7 +104,7 @@ class InteractionIn(BaseModel):
     user_id: Id | None = Field(default=None, description="Defaults to the caller")
     event_id: Id
     type: InteractionType
-    occurred_at: AwareDatetime | None = Field(default=None, description="Defaults to now")
+    occurred_at: OccurredAt = None
     source: InteractionSource = "web"
     context: dict[str, Any] = Field(default_factory=dict)
     model_version: ModelVersion | None = None
@@ -104,7 +128,12 @@ class FeedbackIn(BaseModel):
     model_version: ModelVersion
     action: FeedbackAction
     position: Annotated[int, Field(ge=0, le=10_000)] | None = None
-    occurred_at: AwareDatetime | None = Field(default=None, description="Defaults to now")
+    occurred_at: OccurredAt = None
+
+
+Item = TypeVar("Item", bound=BaseModel)
+# A batch holds 1 to MAX_BATCH items; the bounds are in the OpenAPI document too.
+Batch = Annotated[list[Item], Field(min_length=1, max_length=MAX_BATCH)]
 
 
 class InteractionOut(BaseModel):
@@ -158,12 +187,7 @@ async def _check_references(conn: Connection, user_ids: list[int], event_ids: li
 
 
 def _as_list(body: Any) -> list[Any]:
-    items = body if isinstance(body, list) else [body]
-    if not items:
-        raise ApiError(422, "validation_error", "the batch is empty")
-    if len(items) > MAX_BATCH:
-        raise ApiError(422, "validation_error", f"at most {MAX_BATCH} items per batch")
-    return items
+    return body if isinstance(body, list) else [body]
 
 
 async def _checked_batch(
@@ -187,7 +211,7 @@ def _forget_answers_of(request: Request, users: list[int], negative: list[bool])
 @router.post("/interactions", response_model=Accepted, status_code=202, tags=["interactions"])
 async def post_interactions(
     request: Request,
-    body: Annotated[InteractionIn | list[InteractionIn], Body()],
+    body: Annotated[InteractionIn | Batch[InteractionIn], Body()],
     conn: Connection,
     principal: CurrentPrincipal,
 ) -> object:
@@ -218,7 +242,7 @@ async def post_interactions(
 )
 async def post_feedback(
     request: Request,
-    body: Annotated[FeedbackIn | list[FeedbackIn], Body()],
+    body: Annotated[FeedbackIn | Batch[FeedbackIn], Body()],
     conn: Connection,
     principal: CurrentPrincipal,
 ) -> object:

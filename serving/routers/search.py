@@ -49,7 +49,7 @@ ORDER_BY = {
     "date": "e.starts_at, e.id",
     "distance": "distance_km, e.starts_at, e.id",
     "popularity": "coalesce(pop.score, 0) DESC, e.starts_at, e.id",
-    "price": "e.price, e.starts_at, e.id",
+    "price": "e.price NULLS LAST, e.starts_at, e.id",
 }
 
 SEARCH_EVENTS_SQL = """
@@ -75,7 +75,7 @@ class SearchHit(EventOut):
 
 
 class FacetCount(BaseModel):
-    value: str
+    value: str | None
     count: int
 
 
@@ -113,9 +113,9 @@ async def search_events(
     request: Request,
     paging: PagingDep,
     q: Annotated[StorableStr | None, Query(max_length=200, description="Search words")] = None,
-    category: Annotated[StorableStr | None, Query(max_length=50)] = None,
+    category: Annotated[StorableStr | None, Query(max_length=50, description="Any case")] = None,
     tags: Annotated[list[StorableStr] | None, Query(max_length=20, description="Any of")] = None,
-    city: Annotated[StorableStr | None, Query(max_length=200)] = None,
+    city: Annotated[StorableStr | None, Query(max_length=200, description="Any case")] = None,
     date_from: AwareDatetime | None = None,
     date_to: AwareDatetime | None = None,
     price_min: Annotated[float | None, Query(ge=0, le=1e8)] = None,
@@ -173,7 +173,7 @@ async def search_events(
             radius_km=radius_km,
         )
     if category is not None:
-        filters.category_clause = "e.category = %(category)s"
+        filters.category_clause = "lower(e.category) = lower(%(category)s)"
         filters.params["category"] = category
 
     params = {**filters.params, "q": query, "limit": paging.limit, "offset": paging.offset}
@@ -249,5 +249,6 @@ async def _facets(
     if category is None:
         total = sum(row["count"] for row in rows)
     else:
-        total = next((row["count"] for row in rows if row["category"] == category), 0)
+        wanted = category.lower()
+        total = sum(row["count"] for row in rows if (row["category"] or "").lower() == wanted)
     return facets, total
