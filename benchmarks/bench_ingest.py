@@ -87,7 +87,7 @@ def main() -> None:
     rows = 0
     for repeat in range(args.repeats):
         started = time.perf_counter()
-        batch = assets.load_interaction_days([day], "bench", known)
+        batch, _ = assets.load_interaction_days([day], "bench", known)
         ours.append(time.perf_counter() - started)
         rows = batch.good.height
 

@@ -17,7 +17,18 @@ from core.contracts import EVENTS, INTERACTIONS, USERS, LandingDataset
 from core.db import connect
 from core.settings import get_settings
 from pipelines.ingest import landing, loading
-from pipelines.ingest.parsing import ParsedBatch, read_landed_file, read_landed_files, validate
+from pipelines.ingest.parsing import (
+    READ_ERROR,
+    ParsedBatch,
+    read_landed_file,
+    read_landed_files,
+    validate,
+)
+from pipelines.quality.quarantine import (
+    EXAMPLES,
+    quarantine_rate_result,
+    quarantine_rate_spec,
+)
 
 RAW_USERS = dg.AssetKey(["raw", "users"])
 RAW_EVENTS = dg.AssetKey(["raw", "events"])
@@ -53,7 +64,7 @@ def _read_dataset(files: list, dataset: LandingDataset) -> tuple[pl.DataFrame, t
 
 
 def loading_columns(dataset: LandingDataset) -> list[str]:
-    return ["_source_file", "_line", "_record", "_invalid", *dataset.names]
+    return ["_source_file", "_line", "_record", "_invalid", READ_ERROR, *dataset.names]
 
 
 def _per_file_counts(batch: ParsedBatch, frame: pl.DataFrame) -> pl.DataFrame:
@@ -108,7 +119,9 @@ def _batch_metadata(batch: ParsedBatch, started: float, files: int) -> dict[str,
     }
 
 
-def _load_snapshot(context: dg.AssetExecutionContext, dataset: LandingDataset, table: str) -> dict:
+def _load_snapshot(
+    context: dg.AssetExecutionContext, dataset: LandingDataset, table: str, key: dg.AssetKey
+) -> dg.MaterializeResult:
     """Reload a small dimension-like dataset whole: TRUNCATE + COPY in one transaction."""
     started = time.perf_counter()
     files = landing.dataset_files(get_settings().landing_dir, dataset)
@@ -126,7 +139,10 @@ def _load_snapshot(context: dg.AssetExecutionContext, dataset: LandingDataset, t
         loading.copy_into(conn, sql.Identifier("raw", table), rows)
         loading.replace_quarantine(conn, dataset.name, [""], batch.rejected, context.run_id)
         loading.record_landed_files(conn, dataset.name, _ledger(batch, frame), context.run_id)
-    return _batch_metadata(batch, started, len(files))
+    check = quarantine_rate_result(key, batch.rows_read, batch.rejected.height, batch.rejected)
+    return dg.MaterializeResult(
+        metadata=_batch_metadata(batch, started, len(files)), check_results=[check]
+    )
 
 
 @dg.asset(
@@ -134,13 +150,14 @@ def _load_snapshot(context: dg.AssetExecutionContext, dataset: LandingDataset, t
     group_name="ingest",
     kinds={"polars", "postgres"},
     freshness_policy=FEED_FRESHNESS,
+    check_specs=[quarantine_rate_spec(RAW_USERS)],
 )
 def raw_users(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """Users landed in ``landing/users`` (CSV/JSONL), validated and loaded into ``raw.users``.
 
     The table is rebuilt whole on every run; for each user id the latest ``updated_at`` wins.
     """
-    return dg.MaterializeResult(metadata=_load_snapshot(context, USERS, "users"))
+    return _load_snapshot(context, USERS, "users", RAW_USERS)
 
 
 @dg.asset(
@@ -148,13 +165,14 @@ def raw_users(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     group_name="ingest",
     kinds={"polars", "postgres"},
     freshness_policy=FEED_FRESHNESS,
+    check_specs=[quarantine_rate_spec(RAW_EVENTS)],
 )
 def raw_events(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """Event feeds landed in ``landing/events`` (CSV/JSONL), validated into ``raw.events``.
 
     Partners re-send their whole catalogue; for each event id the latest ``updated_at`` wins.
     """
-    return dg.MaterializeResult(metadata=_load_snapshot(context, EVENTS, "events"))
+    return _load_snapshot(context, EVENTS, "events", RAW_EVENTS)
 
 
 def known_ids(table: str, column: str) -> pl.Series:
@@ -165,6 +183,9 @@ def known_ids(table: str, column: str) -> pl.Series:
         row = conn.execute(query).fetchone()
     return pl.Series(column, row[0] if row else [], dtype=pl.Int64)
 
+
+# The partition of a landed interactions file: the day its folder names.
+_FILE_PARTITION = pl.col("_source_file").str.extract(r"date=(\d{4}-\d{2}-\d{2})").fill_null("")
 
 # Days validated in one pass are bounded by the bytes of their files, to bound memory.
 MAX_BATCH_BYTES = 512 << 20
@@ -188,8 +209,10 @@ def day_batches(days: list[date], sizes: dict[date, int], limit: int) -> list[li
 
 def load_interaction_days(
     days: list[date], run_id: str, known: dict[str, pl.Series]
-) -> ParsedBatch:
+) -> tuple[ParsedBatch, pl.DataFrame]:
     """Validate the days' landed interaction files in one pass, then swap each day's partition.
+
+    Returns the batch and its ledger rows (each file's path and counts).
 
     All days of the batch are replaced in one transaction: a failure leaves every day as it was.
     A day's folder may hold JSON Lines and Parquet files; both are validated by the same rules.
@@ -239,12 +262,7 @@ def load_interaction_days(
         if len(days) > 1
         else {(days[0],): rows}
     )
-    rejected = batch.rejected.with_columns(
-        pl.col("_source_file")
-        .str.extract(r"date=(\d{4}-\d{2}-\d{2})")
-        .fill_null("")
-        .alias("partition_key")
-    )
+    rejected = batch.rejected.with_columns(_FILE_PARTITION.alias("partition_key"))
     ledger = _per_file_counts(batch, frame).select(
         pl.col("_source_file").alias("path"),
         pl.col("_source_file").replace_strict(hashes, return_dtype=pl.String).alias("sha256"),
@@ -265,7 +283,30 @@ def load_interaction_days(
         keys = [day.isoformat() for day in days]
         loading.replace_quarantine(conn, INTERACTIONS.name, keys, rejected, run_id)
         loading.record_landed_files(conn, INTERACTIONS.name, ledger, run_id)
-    return batch
+    return batch, ledger
+
+
+COUNTS = ("rows_read", "rows_loaded", "rows_quarantined", "rows_duplicate")
+
+
+def counts_per_day(days: list[date], ledger: pl.DataFrame) -> dict[str, dict[str, int]]:
+    """Each day's own counts, from the ledger rows of its files (a day without files has zeros).
+
+    A file's folder names its day and a row outside that day is quarantined, so the counts of a
+    day's files are exactly the day's.
+    """
+    per_day = {day.isoformat(): dict.fromkeys(COUNTS, 0) for day in days}
+    if ledger.is_empty():
+        return per_day
+    totals = (
+        ledger.with_columns(pl.col("path").str.extract(r"date=(\d{4}-\d{2}-\d{2})").alias("day"))
+        .group_by("day")
+        .agg(pl.col(c).sum() for c in COUNTS)
+    )
+    for row in totals.iter_rows(named=True):
+        if row["day"] in per_day:
+            per_day[row["day"]] = {c: int(row[c]) for c in COUNTS}
+    return per_day
 
 
 @dg.asset(
@@ -276,6 +317,7 @@ def load_interaction_days(
     backfill_policy=dg.BackfillPolicy.single_run(),
     freshness_policy=FEED_FRESHNESS,
     deps=[RAW_USERS, RAW_EVENTS],
+    check_specs=[quarantine_rate_spec(RAW_INTERACTIONS)],
 )
 def raw_interactions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """Clickstream interactions landed per day (``interactions/date=YYYY-MM-DD/*.jsonl``).
@@ -297,31 +339,43 @@ def raw_interactions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     ]
     root = get_settings().landing_dir
     sizes = {d: sum(p.stat().st_size for p in landing.interaction_files(root, d)) for d in days}
-    totals = {"read": 0, "loaded": 0, "quarantined": 0, "duplicate": 0}
-    reasons: dict[str, int] = {}
     unknown: set[str] = set()
+    per_day: dict[str, dict[str, int]] = {}
+    samples: list[pl.DataFrame] = []
     for batch_days in day_batches(days, sizes, MAX_BATCH_BYTES):
-        batch = load_interaction_days(batch_days, context.run_id, known)
-        totals["read"] += batch.rows_read
-        totals["loaded"] += batch.good.height
-        totals["quarantined"] += batch.rejected.height
-        totals["duplicate"] += batch.duplicates
-        for reason, count in batch.rejected.group_by("reason").len().iter_rows():
-            reasons[reason] = reasons.get(reason, 0) + count
+        batch, ledger = load_interaction_days(batch_days, context.run_id, known)
         unknown.update(batch.unknown_columns)
+        samples.append(batch.rejected.head(EXAMPLES))
+        reasons = batch.rejected.group_by(_FILE_PARTITION.alias("partition_key"), "reason").len()
+        # A backfill's days each get their own counts, not the run's totals.
+        for day, counts in counts_per_day(batch_days, ledger).items():
+            per_day[day] = counts
+            day_reasons = reasons.filter(pl.col("partition_key") == day)
+            context.add_asset_metadata(
+                {
+                    **{name: dg.MetadataValue.int(value) for name, value in counts.items()},
+                    "dagster/row_count": dg.MetadataValue.int(counts["rows_loaded"]),
+                    "quarantine_reasons": dg.MetadataValue.json(
+                        dict(zip(day_reasons["reason"], day_reasons["len"], strict=True))
+                    ),
+                },
+                partition_key=day,
+            )
+    check = quarantine_rate_result(
+        RAW_INTERACTIONS,
+        sum(c["rows_read"] for c in per_day.values()),
+        sum(c["rows_quarantined"] for c in per_day.values()),
+        pl.concat(samples) if samples else pl.DataFrame(),
+        per_day,
+    )
     return dg.MaterializeResult(
+        check_results=[check],
         metadata={
-            "days": dg.MetadataValue.int(len(days)),
-            "rows_read": dg.MetadataValue.int(totals["read"]),
-            "rows_loaded": dg.MetadataValue.int(totals["loaded"]),
-            "rows_quarantined": dg.MetadataValue.int(totals["quarantined"]),
-            "rows_duplicate": dg.MetadataValue.int(totals["duplicate"]),
-            "dagster/row_count": dg.MetadataValue.int(totals["loaded"]),
+            "days_in_run": dg.MetadataValue.int(len(days)),
             "unknown_columns": dg.MetadataValue.text(", ".join(sorted(unknown)) or "none"),
-            "quarantine_reasons": dg.MetadataValue.json(reasons),
             "quarantine_table": dg.MetadataValue.text("raw.quarantine"),
-            "seconds": dg.MetadataValue.float(round(time.perf_counter() - started, 3)),
-        }
+            "run_seconds": dg.MetadataValue.float(round(time.perf_counter() - started, 3)),
+        },
     )
 
 

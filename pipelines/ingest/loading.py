@@ -316,12 +316,16 @@ def replace_quarantine(
         if "partition_key" in rejected.columns
         else pl.lit(partition_keys[0])
     )
+    # A NUL cannot be stored in text; the quarantine shows it as the JSON escape it came as.
+    printable = {"reason": pl.col("reason"), "record": pl.col("_record")}
     frame = rejected.select(
         pl.lit(dataset).alias("dataset"),
         pl.col("_source_file").alias("source_file"),
         pl.col("_line").alias("line"),
-        pl.col("reason"),
-        pl.col("_record").alias("record"),
+        *[
+            v.str.replace_all("\x00", "\\u0000", literal=True).alias(k)
+            for k, v in printable.items()
+        ],
         pl.lit(run_id).alias("run_id"),
         partition.alias("partition_key"),
     )

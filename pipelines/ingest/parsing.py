@@ -2,7 +2,10 @@
 
 Every row read ends in exactly one place: the typed ``good`` frame, the ``rejected`` frame (with the
 reason of its first failing rule) or the duplicate count. One malformed line (truncated, invalid
-JSON, invalid UTF-8, wrong type) costs that line only, never the whole file.
+JSON, invalid UTF-8, wrong type, a malformed CSV record) costs that line only, never the whole
+file. Every value PostgreSQL would refuse (out of a column's range, a NUL character, a non-object
+``jsonb``, a timestamp outside years 1-9999, a key too long for its index) is refused here first,
+with a reason, so that the COPY of a load never fails on its data.
 
 JSON Lines are read in two ways that give the same rows. The field-by-field reading (one JSON path
 per field and line) defines the behaviour but re-parses every line once per field. Blocks of lines
@@ -14,10 +17,11 @@ value could differ from the field-by-field text) are read field by field.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -30,11 +34,15 @@ from core.contracts import (
     USER_ROLES,
     LandingDataset,
 )
+from pipelines.ingest.csv_rows import read_csv_records
+from pipelines.ingest.json_values import check_line
 
 LINE = "_line"
 RAW = "_record"
 SOURCE_FILE = "_source_file"
 REASON = "reason"
+# A reason found while reading a row (a malformed CSV record, a JSON value of the wrong type).
+READ_ERROR = "_read_error"
 _INVALID_UTF8 = "\ufffd"
 # ISO-8601 with a mandatory UTC offset: naive timestamps are ambiguous and rejected.
 _TIMESTAMP_FORMAT = "%+"
@@ -86,25 +94,56 @@ def _block_lines(block: bytes, first_line: int, source: str) -> pl.DataFrame:
 
 
 def extract_json_fields(lines: pl.DataFrame, dataset: LandingDataset) -> pl.DataFrame:
-    """Pull the contract's fields out of JSON lines as text; a non-JSON line gets ``_invalid``."""
+    """Pull the contract's fields out of JSON lines as text; a non-JSON line gets ``_invalid``.
+
+    Each valid line is also parsed exactly (``json_values.check_line``): a field of the wrong
+    JSON type gets its reason in ``_read_error``, and JSON fields take their exact text.
+    """
     fields = [
         pl.col(RAW).str.json_path_match(f"$.{column.name}").alias(column.name)
         for column in dataset.columns
     ]
-    return lines.with_columns(
+    frame = lines.with_columns(
         *fields, pl.col(RAW).str.json_path_match("$").is_null().alias("_invalid")
+    )
+    json_columns = [c.name for c in dataset.columns if c.type == "json"]
+    errors: list[str | None] = []
+    exact: dict[str, list[str | None]] = {name: [] for name in json_columns}
+    for text, invalid in zip(frame[RAW], frame["_invalid"], strict=True):
+        error, values = check_line(text, dataset.columns) if not invalid else (None, {})
+        errors.append(error)
+        for name in json_columns:
+            exact[name].append(values.get(name))
+    return frame.with_columns(
+        pl.Series(READ_ERROR, errors, dtype=pl.String),
+        *[
+            pl.coalesce(pl.Series(name, values, dtype=pl.String), pl.col(name)).alias(name)
+            for name, values in exact.items()
+        ],
     )
 
 
 def read_csv_rows(path: Path) -> tuple[pl.DataFrame, tuple[str, ...]]:
-    """Read a CSV file as text columns with line numbers (header is line 1)."""
-    frame = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy", truncate_ragged_lines=True)
-    header = tuple(frame.columns)
-    record = pl.concat_str([pl.col(c).fill_null("") for c in header], separator=",").alias(RAW)
-    frame = frame.with_row_index(LINE, offset=2).with_columns(
-        pl.col(LINE).cast(pl.Int64), record, pl.lit(str(path)).alias(SOURCE_FILE)
+    """Read a CSV file as text columns, numbered by the line each record starts on (the header
+    is line 1). A malformed record keeps its line's text and its reason in ``_read_error``;
+    empty cells are nulls."""
+    header, records = read_csv_records(path)
+    names = list(dict.fromkeys(header))
+    position = {name: header.index(name) for name in names}
+    columns: dict[str, list[str | None]] = {name: [] for name in names}
+    for record in records:
+        for name in names:
+            value = record.fields[position[name]] if record.fields is not None else None
+            columns[name].append(value or None)
+    frame = pl.DataFrame(
+        {
+            **{name: pl.Series(name, values, dtype=pl.String) for name, values in columns.items()},
+            LINE: pl.Series(LINE, [r.line for r in records], dtype=pl.Int64),
+            RAW: pl.Series(RAW, [r.text for r in records], dtype=pl.String),
+            READ_ERROR: pl.Series(READ_ERROR, [r.error for r in records], dtype=pl.String),
+        }
     )
-    return frame, header
+    return frame.with_columns(pl.lit(str(path)).alias(SOURCE_FILE)), tuple(names)
 
 
 # Types the one-pass decoder reads exactly as the field-by-field path does (see ``_fast_schema``).
@@ -180,7 +219,7 @@ def _field_path_rows(lines: pl.DataFrame, dataset: LandingDataset) -> pl.DataFra
 
 def _row_layout(dataset: LandingDataset) -> list[str]:
     ints = [f"__{c.name}" for c in dataset.columns if c.type == "int"]
-    return [RAW, SOURCE_FILE, LINE, "_invalid", *dataset.names, *ints]
+    return [RAW, SOURCE_FILE, LINE, "_invalid", READ_ERROR, *dataset.names, *ints]
 
 
 _NON_STRING_TEXT = r"(?s)^(?:-?[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?|true|false|[\[{].*)$"
@@ -200,7 +239,30 @@ def _needs_field_path(dataset: LandingDataset) -> pl.Expr:
             # One anchored pattern: a number, a boolean, or an object or array.
             looks_other = pl.col(column.name).str.contains(_NON_STRING_TEXT)
             suspicious = suspicious | looks_other.fill_null(False)
+        elif column.type == "json":
+            # The decoder writes objects out again without escaping backslashes and control
+            # characters, and cannot tell a string from an object: only a plain object that
+            # needs no escape keeps its decoded text.
+            value = pl.col(column.name)
+            plain = value.str.starts_with("{") & ~value.str.contains(_NEEDS_ESCAPE)
+            suspicious = suspicious | (value.is_not_null() & ~plain)
     return suspicious
+
+
+# Characters that JSON text escapes: a decoded object holding one is read again exactly.
+_NEEDS_ESCAPE = r"[\x00-\x1f\\]"
+
+
+def _string_json_values(block: bytes, dataset: LandingDataset) -> re.Pattern[bytes] | None:
+    """A pattern finding lines whose JSON field holds a string (``"context": "{...}"`` decodes
+    to the same text as an object), or None when the block holds none or the contract has no
+    JSON field."""
+    names = [c.name for c in dataset.columns if c.type == "json"]
+    if not names:
+        return None
+    alternatives = "|".join(re.escape(name) for name in names)
+    pattern = re.compile(rf'"(?:{alternatives})"\s*:\s*"'.encode())
+    return pattern if pattern.search(block) else None
 
 
 def _surrogate_escapes(block: bytes) -> bool:
@@ -245,11 +307,16 @@ def _decode_block(
         pl.lit(source).alias(SOURCE_FILE),
         pl.int_range(first_line, first_line + pl.len(), dtype=pl.Int64).alias(LINE),
         pl.lit(False).alias("_invalid"),
+        pl.lit(None, dtype=pl.String).alias(READ_ERROR),
     )
     flagged = rows.select(_needs_field_path(dataset).alias("_slow"))["_slow"]
     if _surrogate_escapes(block):
         text = _block_lines(block, first_line, source)[RAW]
         flagged = flagged | text.str.contains(r"\\u[dD][89a-fA-F]").fill_null(False)
+    string_values = _string_json_values(block, dataset)
+    if string_values is not None:
+        text = _block_lines(block, first_line, source)[RAW]
+        flagged = flagged | text.str.contains(string_values.pattern.decode()).fill_null(False)
     if not flagged.any():
         return [rows.select(_row_layout(dataset))]
     exact = _field_path_rows(_block_lines(block, first_line, source).filter(flagged), dataset)
@@ -315,6 +382,7 @@ def read_parquet_rows(path: Path, dataset: LandingDataset) -> tuple[pl.DataFrame
     table = pl.read_parquet(path)
     unknown = tuple(c for c in table.columns if c not in dataset.names)
     columns: list[pl.Expr] = []
+    errors: list[pl.Expr] = []
     for column in dataset.columns:
         dtype = table.schema.get(column.name)
         value = pl.col(column.name)
@@ -335,13 +403,48 @@ def read_parquet_rows(path: Path, dataset: LandingDataset) -> tuple[pl.DataFrame
             wrapped = pl.struct(value).struct.json_encode()
             text = wrapped.str.json_path_match(f"$.{column.name}")
         columns.append(text.alias(column.name))
+        if dtype is not None and not pretyped:
+            error = _parquet_type_error(column.name, column.type, dtype)
+            if error is not None:
+                errors.append(error)
     frame = table.select(columns).with_columns(
         pl.lit(None, dtype=pl.String).alias(RAW),
         pl.lit(str(path)).alias(SOURCE_FILE),
         pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(LINE),
         pl.lit(False).alias("_invalid"),
+        (pl.coalesce(errors) if errors else pl.lit(None, dtype=pl.String)).alias(READ_ERROR),
     )
     return frame.select(_row_layout(dataset)), unknown
+
+
+def _parquet_type_error(name: str, column_type: str, dtype: pl.DataType) -> pl.Expr | None:
+    """The reason a Parquet column's value breaks the contract type, as ``check_line`` words it
+    for the same value in a JSON line; None when the column's type cannot break it."""
+    text = pl.col(name)
+    if column_type == "int" and dtype == pl.String:
+        return pl.when(text.is_not_null()).then(
+            pl.format(f"{name} is not an integer: '{{}}'", text)
+        )
+    if column_type == "str" and dtype != pl.String:
+        return pl.when(text.is_not_null()).then(pl.format(f"{name} is not a string: '{{}}'", text))
+    if column_type == "json":
+        # Text columns are how most writers store JSON: they must hold an object.
+        is_object = (
+            text.str.strip_chars().str.starts_with("{")
+            & text.str.json_path_match("$").is_not_null()
+        )
+        has_nul = text.str.contains(r"\u0000", literal=True) | text.str.contains(
+            "\x00", literal=True
+        )
+        return (
+            pl.when(text.is_null())
+            .then(pl.lit(None, dtype=pl.String))
+            .when(~is_object)
+            .then(pl.format(f"{name} is not a JSON object: '{{}}'", text))
+            .when(has_nul)
+            .then(pl.lit(f"{name} contains a NUL character"))
+        )
+    return None
 
 
 def read_landed_file(path: Path, dataset: LandingDataset) -> tuple[pl.DataFrame, tuple[str, ...]]:
@@ -382,10 +485,17 @@ def unknown_json_keys(frame: pl.DataFrame, dataset: LandingDataset) -> tuple[str
     return tuple(top_level)
 
 
+# An integer is written as one: ``12.5``, ``12.0`` or ``1e3`` are not integers (never truncated).
+_INTEGER_TEXT = r"^[+-]?[0-9]+$"
+# PostgreSQL's timestamps and ISO-8601's four-digit years: years 1 to 9999.
+_FIRST_INSTANT = datetime(1, 1, 1, tzinfo=UTC)
+_LAST_INSTANT = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+
+
 def _typed(column_type: str, name: str) -> pl.Expr:
     text = pl.col(name).str.strip_chars()
     if column_type == "int":
-        return text.cast(pl.Float64, strict=False).cast(pl.Int64, strict=False)
+        return pl.when(text.str.contains(_INTEGER_TEXT)).then(text.cast(pl.Int64, strict=False))
     if column_type == "float":
         return text.cast(pl.Float64, strict=False)
     if column_type == "datetime":
@@ -412,21 +522,78 @@ def _typed_column(frame: pl.DataFrame, column_type: str, name: str, pretyped: bo
 
 
 def _type_errors(dataset: LandingDataset) -> list[tuple[pl.Expr, pl.Expr]]:
-    """(is-bad, reason) pairs for values present but not of the contract's type."""
+    """(is-bad, reason) pairs for values present but not of the contract's type, or of it but
+    outside what the column can hold (64-bit integers, finite numbers, years 1 to 9999)."""
     rules = []
     for column in dataset.columns:
         if column.type not in ("int", "float", "datetime"):
             continue
-        present = pl.col(column.name).is_not_null() & (pl.col(column.name).str.strip_chars() != "")
-        bad = present & pl.col(f"__{column.name}").is_null()
+        name, value = column.name, pl.col(f"__{column.name}")
+        present = pl.col(name).is_not_null() & (pl.col(name).str.strip_chars() != "")
         expected = {
             "int": "an integer",
             "float": "a number",
             "datetime": "an ISO-8601 timestamp with offset",
         }[column.type]
-        reason = pl.format(f"{column.name} is not {expected}: '{{}}'", pl.col(column.name))
-        rules.append((bad, reason))
+        not_typed = pl.format(f"{name} is not {expected}: '{{}}'", pl.col(name))
+        out_of_range = pl.format(f"{name} is out of range: '{{}}'", pl.col(name))
+        if column.type == "int":
+            # Integer text that does not fit in 64 bits is out of range rather than no integer.
+            reason = (
+                pl.when(pl.col(name).str.strip_chars().str.contains(_INTEGER_TEXT))
+                .then(out_of_range)
+                .otherwise(not_typed)
+            )
+            rules.append((present & value.is_null(), reason))
+        elif column.type == "float":
+            rules.append((present & value.is_null(), not_typed))
+            rules.append(
+                (value.is_infinite() | value.is_nan(), pl.lit(f"{name} is not a finite number"))
+            )
+        else:
+            rules.append((present & value.is_null(), not_typed))
+            rules.append((~value.is_between(_FIRST_INSTANT, _LAST_INSTANT), out_of_range))
     return rules
+
+
+def _text_errors(dataset: LandingDataset) -> list[tuple[pl.Expr, pl.Expr]]:
+    """(is-bad, reason) pairs for text that PostgreSQL refuses whatever the column: a NUL."""
+    return [
+        (
+            pl.col(c.name).str.contains("\x00", literal=True),
+            pl.lit(f"{c.name} contains a NUL character"),
+        )
+        for c in dataset.columns
+        if c.type in ("str", "datetime", "str_list", "json")
+    ]
+
+
+# Text that an index or a downstream column limits: B-tree keys must stay far below PostgreSQL's
+# 2704-byte entry limit (``interaction_id`` is the primary key; ``app.events`` indexes ``city``,
+# ``category`` and ``external_id``, and checks the last is at most 200 characters; ``app.users``
+# indexes the e-mail), and search documents hold at most 1 MB.
+_MAX_CHARS = {
+    "interactions": {"interaction_id": 200, "model_version": 200},
+    "events": {
+        "title": 200,
+        "description": 100_000,
+        "category": 200,
+        "venue_name": 500,
+        "city": 200,
+        "external_id": 200,
+    },
+    "users": {"email": 320, "name": 500, "home_city": 200},
+}
+# ``capacity`` is a PostgreSQL integer; ``price`` a numeric(10, 2), rounded to cents.
+_MAX_CAPACITY = 2**31 - 1
+_MAX_PRICE = 99_999_999.994
+
+
+def _length_rules(dataset: LandingDataset) -> list[tuple[pl.Expr, str]]:
+    return [
+        (pl.col(f"__{name}").str.len_chars() > limit, f"{name} is longer than {limit} characters")
+        for name, limit in _MAX_CHARS.get(dataset.name, {}).items()
+    ]
 
 
 def _domain_rules(dataset: LandingDataset, now: datetime) -> list[tuple[pl.Expr, str]]:
@@ -452,10 +619,11 @@ def _domain_rules(dataset: LandingDataset, now: datetime) -> list[tuple[pl.Expr,
             (typed("ends_at") <= typed("starts_at"), "ends_at is not after starts_at"),
             (typed("capacity") < 0, "capacity is negative"),
             (typed("price") < 0, "price is negative"),
+            (typed("price") > _MAX_PRICE, "price is too large (at most 99999999.99)"),
+            (typed("capacity") > _MAX_CAPACITY, f"capacity is larger than {_MAX_CAPACITY}"),
             (typed("currency").str.len_chars() != 3, "currency is not a 3-letter code"),
             (outside("lat", -90, 90), "lat is out of range"),
             (outside("lng", -180, 180), "lng is out of range"),
-            (typed("title").str.len_chars() > 200, "title is longer than 200 characters"),
             (typed("event_id") <= 0, "event_id must be positive"),
         ]
     if dataset.name == "users":
@@ -495,6 +663,7 @@ def validate(
     rules: list[tuple[pl.Expr, pl.Expr]] = [
         (pl.col(RAW).str.contains(_INVALID_UTF8, literal=True), pl.lit("invalid UTF-8")),
         (pl.col("_invalid"), pl.lit("not a valid JSON object (malformed or truncated line)")),
+        (pl.col(READ_ERROR).is_not_null(), pl.col(READ_ERROR)),
     ]
     for column in dataset.columns:
         if column.required:
@@ -503,6 +672,8 @@ def validate(
                 missing = missing & pl.col(f"__{column.name}").is_null()
             rules.append((missing, pl.lit(f"missing required field {column.name}")))
     rules.extend(_type_errors(dataset))
+    rules.extend(_text_errors(dataset))
+    rules.extend((bad, pl.lit(reason)) for bad, reason in _length_rules(dataset))
     rules.extend((bad, pl.lit(reason)) for bad, reason in _domain_rules(dataset, now))
     rules.extend((bad, pl.lit(reason)) for bad, reason in extra_rules)
     for column, ids in (known_ids or {}).items():

@@ -239,3 +239,231 @@ def test_parquet_rows_follow_the_same_rules(tmp_path: Path) -> None:
         5: "user_id must be positive",
     }
     assert batch.rejected["_record"][0].startswith('{"interaction_id":"b"')
+
+
+def _interaction(**fields: object) -> str:
+    import json
+
+    record: dict[str, object] = {
+        "interaction_id": "x",
+        "user_id": 1,
+        "event_id": 10,
+        "type": "view",
+        "timestamp": "2026-05-01T10:00:00Z",
+        "source": "web",
+        "context": {"page": "home"},
+    }
+    record.update(fields)
+    return json.dumps(record)
+
+
+# Values PostgreSQL would refuse, or that would be coerced silently, each with its reason.
+REFUSED_LINES = [
+    (_interaction(interaction_id="ok1"), None),
+    (
+        _interaction(interaction_id="c1", context="not-an-object"),
+        "context is not a JSON object: 'not-an-object'",
+    ),
+    (_interaction(interaction_id="c2", context=["a"]), "context is not a JSON object: '[\"a\"]'"),
+    (_interaction(interaction_id="c3", context=5), "context is not a JSON object: '5'"),
+    (_interaction(interaction_id="c4", context="{}"), "context is not a JSON object: '{}'"),
+    (
+        _interaction(interaction_id="c5", context={"q": "a\u0000b"}),
+        "context contains a NUL character",
+    ),
+    (
+        _interaction(interaction_id="c6", context={"q": "\ud800"}),
+        "not a valid JSON object (malformed or truncated line)",
+    ),
+    (
+        _interaction(interaction_id="c7").replace('"home"', "1e999"),
+        "not a valid JSON object (malformed or truncated line)",
+    ),
+    (
+        _interaction(interaction_id="c8").replace('"home"', "NaN"),
+        "not a valid JSON object (malformed or truncated line)",
+    ),
+    (_interaction(interaction_id="n1\u0000"), "interaction_id contains a NUL character"),
+    (
+        _interaction(interaction_id="n2", model_version="v\u0000"),
+        "model_version contains a NUL character",
+    ),
+    (_interaction(interaction_id="i" * 201), "interaction_id is longer than 200 characters"),
+    (_interaction(interaction_id="e1", event_id=12.5), "event_id is not an integer: '12.5'"),
+    (_interaction(interaction_id="e2", event_id=12.0), "event_id is not an integer: '12.0'"),
+    (_interaction(interaction_id="e3", event_id="12"), "event_id is not an integer: '12'"),
+    (_interaction(interaction_id="e4", event_id=True), "event_id is not an integer: 'true'"),
+    (_interaction(interaction_id="e5", event_id=[10]), "event_id is not an integer: '[10]'"),
+    (_interaction(interaction_id="e6", event_id=2**63), f"event_id is out of range: '{2**63}'"),
+    (_interaction(interaction_id={"a": 1}), "interaction_id is not a string: '{\"a\":1}'"),
+    (_interaction(interaction_id=12), "interaction_id is not a string: '12'"),
+    (_interaction(interaction_id="t1", type=["view"]), "type is not a string: '[\"view\"]'"),
+    (
+        _interaction(interaction_id="t2", timestamp=1767225600),
+        "timestamp is not an ISO-8601 timestamp with offset: '1767225600'",
+    ),
+    # Loaded: escapes and control characters inside the context are written out again exactly.
+    (
+        _interaction(
+            interaction_id="ok2", context={"q": 'say "hi" \\ \n\t\u00e9', "n": 12345678901234567890}
+        ),
+        None,
+    ),
+    (_interaction(interaction_id="ok3", context=None), None),
+]
+
+
+def test_values_postgresql_would_refuse_are_quarantined_with_reasons(tmp_path: Path) -> None:
+    import json
+
+    path = tmp_path / "refused.jsonl"
+    path.write_text("\n".join(line for line, _ in REFUSED_LINES) + "\n")
+    fast, slow = _read_both(path)
+    _same_batches(fast, slow)
+
+    reasons = dict(zip(fast.rejected["_line"], fast.rejected["reason"], strict=True))
+    expected = {n: r for n, (_, r) in enumerate(REFUSED_LINES, start=1) if r is not None}
+    assert reasons == expected
+    assert fast.good["interaction_id"].to_list() == ["ok1", "ok2", "ok3"]
+    context = json.loads(fast.good["context"][1])
+    assert context == {"q": 'say "hi" \\ \n\t\u00e9', "n": 12345678901234567890}
+    assert fast.good.height + fast.rejected.height + fast.duplicates == fast.rows_read == 24
+
+
+EVENTS_HEADER = (
+    "event_id,title,description,category,tags,starts_at,ends_at,venue_name,city,lat,lng,"
+    "capacity,price,currency,organizer_id,status,created_at,updated_at"
+)
+
+
+def _event(key: object, **fields: str) -> str:
+    values = {
+        "event_id": str(key),
+        "title": "Meetup",
+        "description": "",
+        "category": "meetup",
+        "tags": "a|b",
+        "starts_at": "2026-07-01T09:00:00Z",
+        "ends_at": "2026-07-01T10:00:00Z",
+        "venue_name": "",
+        "city": "Berlin",
+        "lat": "52.5",
+        "lng": "13.4",
+        "capacity": "10",
+        "price": "5",
+        "currency": "EUR",
+        "organizer_id": "",
+        "status": "published",
+        "created_at": "2026-01-01T00:00:00Z",
+        "updated_at": "2026-01-01T00:00:00Z",
+    }
+    values.update(fields)
+    return ",".join(values.values())
+
+
+def test_malformed_csv_records_cost_only_their_line(tmp_path: Path) -> None:
+    lines = [
+        EVENTS_HEADER,  # line 1
+        _event(1),
+        _event(2, title='"Unbalanced, quote'),  # an unbalanced quote
+        _event(3),
+        _event(4, description='"Two\nlines, quoted"'),  # lines 5-6: one record
+        _event(5) + ",extra",  # a field too many
+        "6,Short",  # too few fields
+        _event(7, title='Stray "quote" inside'),
+        _event(8, title='"Quoted" then text'),
+        _event(9, title="Nul\x00byte"),
+        "",  # a blank line is not a record
+        _event(10),
+    ]
+    path = tmp_path / "events.csv"
+    body = ("\n".join(lines) + "\n").encode()
+    body = body.replace(b"Meetup,,meetup", b"Meetup,\xff\xfe,meetup", 1)  # bad UTF-8 in event 1
+    path.write_bytes(b"\xef\xbb\xbf" + body)
+
+    frame, unknown = read_landed_file(path, EVENTS)
+    batch = validate(frame, EVENTS, now=NOW, unknown_columns=unknown)
+
+    assert unknown == ()
+    reasons = dict(zip(batch.rejected["_line"], batch.rejected["reason"], strict=True))
+    assert reasons == {
+        2: "invalid UTF-8",
+        3: "malformed CSV record (',' expected after '\"')",
+        7: "malformed CSV record: 19 fields where the header has 18",
+        8: "malformed CSV record: 2 fields where the header has 18",
+        10: "malformed CSV record (',' expected after '\"')",
+        11: "title contains a NUL character",
+    }
+    assert batch.good["event_id"].to_list() == [3, 4, 7, 10]
+    assert batch.good.filter(pl.col("event_id") == 4)["description"].item() == "Two\nlines, quoted"
+    assert batch.good.filter(pl.col("event_id") == 7)["title"].item() == 'Stray "quote" inside'
+    assert batch.rejected.filter(pl.col("_line") == 3)["_record"].item().startswith('2,"Unbal')
+    assert batch.rows_read == batch.good.height + batch.rejected.height + batch.duplicates == 10
+
+
+def test_event_values_outside_their_columns_are_quarantined(tmp_path: Path) -> None:
+    cases = [
+        (_event(1), None),
+        (_event(2, capacity="12.5"), "capacity is not an integer: '12.5'"),
+        (_event(3, capacity="2147483648"), "capacity is larger than 2147483647"),
+        (
+            _event(4, event_id="99999999999999999999"),
+            "event_id is out of range: '99999999999999999999'",
+        ),
+        (_event(5, price="100000000"), "price is too large (at most 99999999.99)"),
+        (_event(6, price="NaN"), "price is not a finite number"),
+        (_event(7, lat="inf"), "lat is not a finite number"),
+        (
+            _event(8, starts_at="0000-07-01T09:00:00Z"),
+            "starts_at is out of range: '0000-07-01T09:00:00Z'",
+        ),
+        (
+            _event(9, ends_at="+10000-07-01T09:00:00Z"),
+            "ends_at is out of range: '+10000-07-01T09:00:00Z'",
+        ),
+        (_event(10, city="c" * 201), "city is longer than 200 characters"),
+        (_event(11, organizer_id="1e3"), "organizer_id is not an integer: '1e3'"),
+        (_event(12, capacity=" 7 "), None),
+    ]
+    path = tmp_path / "events.csv"
+    path.write_text("\n".join([EVENTS_HEADER, *(line for line, _ in cases)]) + "\n")
+
+    frame, unknown = read_landed_file(path, EVENTS)
+    batch = validate(frame, EVENTS, now=NOW, unknown_columns=unknown)
+
+    reasons = dict(zip(batch.rejected["_line"], batch.rejected["reason"], strict=True))
+    assert reasons == {n: r for n, (_, r) in enumerate(cases, start=2) if r is not None}
+    assert batch.good["capacity"].to_list() == [10, 7]
+
+
+def test_parquet_columns_of_the_wrong_type_are_quarantined(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    frame = pl.DataFrame(
+        {
+            "interaction_id": ["a", "b", "c", "d"],
+            "user_id": ["1", "1", "1", "1"],
+            "event_id": [10, 10, 10, 10],
+            "type": ["view"] * 4,
+            "timestamp": [NOW - timedelta(days=1)] * 4,
+            "source": ["web"] * 4,
+            "context": ['{"page": "home"}', "not-an-object", '{"q": "\\u0000"}', None],
+        }
+    )
+    path = tmp_path / "part-0000.parquet"
+    frame.write_parquet(path)
+    parsed, unknown = read_landed_file(path, INTERACTIONS)
+    batch = validate(parsed, INTERACTIONS, now=NOW, unknown_columns=unknown)
+    reasons = dict(zip(batch.rejected["_line"], batch.rejected["reason"], strict=True))
+    assert reasons == dict.fromkeys([1, 2, 3, 4], "user_id is not an integer: '1'")
+
+    typed = frame.with_columns(pl.col("user_id").cast(pl.Int64))
+    typed.write_parquet(path)
+    parsed, unknown = read_landed_file(path, INTERACTIONS)
+    batch = validate(parsed, INTERACTIONS, now=NOW, unknown_columns=unknown)
+    reasons = dict(zip(batch.rejected["_line"], batch.rejected["reason"], strict=True))
+    assert reasons == {
+        2: "context is not a JSON object: 'not-an-object'",
+        3: "context contains a NUL character",
+    }
+    assert batch.good["interaction_id"].to_list() == ["a", "d"]
