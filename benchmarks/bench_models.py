@@ -1,12 +1,13 @@
 """Benchmark of the recommendation library: the training job, then batch scoring.
 
-Generates a synthetic events data set of the requested size (or reads interactions from a file)
+Generates the pipeline's synthetic world of the requested size (``pipelines.synthetic``:
+organisers, recurring series, venues, cold upcoming events; or reads interactions from a file)
 and times what the training pipeline does — the experiment (tuning on a validation split, fit
 and evaluation of every candidate model) plus the refit of the winner on all the data — then
 what the serving job does: top-``score-k`` recommendations for every user among the upcoming
-events (those starting after the protocol's cut-off, about 30 % of the synthetic catalogue;
-every item for a file) and similar events for each of them. Prints medians over repeated runs,
-CPU seconds (the machine may be shared) and the peak resident memory as markdown tables.
+events (those starting after the protocol's cut-off; every item for a file) and similar
+events for each of them. Prints medians over repeated runs, CPU seconds (the machine may be
+shared) and the peak resident memory as markdown tables.
 
     python benchmarks/bench_models.py --users 100000 --items 20000 --interactions 5000000
     python benchmarks/bench_models.py --interactions-file u.data --protocol stratified-item
@@ -20,19 +21,22 @@ import resource
 import statistics
 import sys
 import time
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(1, str(ROOT / "tests" / "models"))
 
 from models.experiment import fit_final, run_experiment  # noqa: E402
 from models.io import read_interactions  # noqa: E402
 from models.matrix import to_utc  # noqa: E402
 from models.registry import make_model  # noqa: E402
 from models.splitters import default_cutoff  # noqa: E402
+
+# A fixed clock, so a given size and seed is the same world on any day.
+SYNTHETIC_NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 
 def peak_rss_mib() -> float:
@@ -47,6 +51,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--users", type=int, default=5000)
     parser.add_argument("--items", type=int, default=2000)
     parser.add_argument("--interactions", type=int, default=100_000)
+    parser.add_argument("--days", type=int, default=120, help="days of synthetic history")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--string-ids", action="store_true", help="alphanumeric ids, as partners")
     parser.add_argument("--interactions-file", help="read interactions instead of generating")
     parser.add_argument("--protocol", default=None, help="default: future-events (synthetic)")
     parser.add_argument("--models", default="popularity,item_knn,ease,als,content,hybrid")
@@ -91,12 +98,22 @@ def main() -> int:
         protocol = args.protocol or "stratified-item"
         label = Path(args.interactions_file).name
     else:
-        from models_synthetic import make_events_dataset
+        from pipelines.synthetic import GenerationSpec, model_frames
 
-        data = make_events_dataset(args.users, args.items, args.interactions, seed=0)
-        interactions, items, users = data.interactions, data.items, data.users
+        spec = GenerationSpec(
+            users=args.users,
+            events=args.items,
+            interactions=args.interactions,
+            days=args.days,
+            seed=args.seed,
+            now=SYNTHETIC_NOW,
+        )
+        interactions, items, users = model_frames(spec, string_ids=args.string_ids)
         protocol = args.protocol or "future-events"
-        label = f"synthetic {args.users}u x {args.items}i x {args.interactions}"
+        label = (
+            f"synthetic world {args.users}u x {args.items}i x {args.interactions} raw interactions "
+            f"({interactions.height} user-event pairs, {args.days} days, seed {args.seed})"
+        )
     names = [m.strip() for m in args.models.split(",")]
     cutoff = default_cutoff(interactions) if "timestamp" in interactions.columns else None
     candidates = None

@@ -1,4 +1,8 @@
-"""Command line: ``python -m pipelines.synthetic --out DIR [--size small|medium|large] ...``."""
+"""Command line: ``python -m pipelines.synthetic --out DIR [--size small|medium|large] ...``.
+
+``--model-files DIR`` writes the same world as ``items.parquet``, ``interactions.parquet`` and
+``users.parquet`` with string ids, the inputs of ``python -m models.evaluate``.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from pipelines.synthetic.model_frames import write_model_files
 from pipelines.synthetic.spec import SIZES, GenerationSpec
 from pipelines.synthetic.writer import generate
 
@@ -22,7 +27,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m pipelines.synthetic",
         description="Write a synthetic landing zone (users, events, interactions).",
     )
-    parser.add_argument("--out", type=Path, required=True, help="landing-zone root to write into")
+    parser.add_argument("--out", type=Path, help="landing-zone root to write into")
+    parser.add_argument(
+        "--model-files",
+        type=Path,
+        help="also (or only) write items/interactions/users.parquet with string ids here",
+    )
     parser.add_argument("--size", choices=sorted(SIZES), default="small")
     parser.add_argument("--users", type=int, help="number of users (ids 1..N)")
     parser.add_argument("--events", type=int, help="number of events (ids 1..M)")
@@ -44,7 +54,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="share of events delivered as events/partner-feed.jsonl (0 disables)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.out is None and args.model_files is None:
+        parser.error("give --out, --model-files or both")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,8 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    summary = generate(args.out, spec, progress=not args.quiet)
-    print(summary.describe())
+    if args.out is not None:
+        summary = generate(args.out, spec, progress=not args.quiet)
+        print(summary.describe())
+    if args.model_files is not None:
+        rows = write_model_files(spec, args.model_files)
+        files = ", ".join(f"{name} ({count:,} rows)" for name, count in rows.items())
+        print(f"{files} under {args.model_files}")
     return 0
 
 

@@ -1,18 +1,23 @@
-"""Interactions drawn from the users' hidden tastes, vectorised end to end.
+"""Interactions drawn from the world's organisers, series, venues and the users' habits.
 
 Each *journey* is one user discovering one event: a view, and then maybe a click, a favourite,
-a share, a registration, a dismissal, and for past events attendance. The event of a journey is
-drawn with probability proportional to
+a share, a registration, a dismissal, and for past events attendance. A journey starts one of
+three ways:
 
-    category taste x distance decay from home x popularity (Zipf-like) x time x tag affinity,
+- *regular*: the user goes back to a series they keep attending ("Python Meetup #42" after #41),
+  the strongest single pull, and how a third of future registrations come about;
+- *member*: the user looks at what one of their organisers has on, and picks by what the event
+  is about (its topic against the user's), where it is (distance from home) and when (the
+  user's usual weekday and hour);
+- *discovery*: the user comes across an organiser near home (by its size) and picks among its
+  events the same way; this is where popular events gather strangers.
 
-factorised so no user x event matrix is ever built. Most journeys pick a category from the
-user's taste (weighted by what the catalogue offers near home), a city from the distance decay
-and an event inside that (category, city) cell by popularity and time; the others start from one
-of the user's favourite tags and pick an event carrying it, by popularity, time and distance.
-Times follow an exponential lead before each event's start, truncated to the history window, the
-event's publication and ``now``: events draw interactions in the weeks before they start, and
-upcoming events only the part of that lead that has already happened.
+Within an organiser, candidates are proposed by popularity and time and one is kept by the
+user's affinity (sampling-importance-resampling over a few proposals), so no user x event matrix
+is ever built. Times follow an exponential lead before each event's start, truncated to the
+history window, the event's announcement and ``now``: events draw interactions in the days
+before they start, and upcoming events only once announced, so most of the next months'
+events are still cold at ``now``.
 
 Output is produced in chunks of ``spec.chunk_rows`` rows, each from its own random stream, so
 50 M rows never sit in memory at once and the result depends on the spec only.
@@ -30,7 +35,6 @@ import pyarrow as pa
 
 from core.contracts import INTERACTION_SOURCES, INTERACTION_TYPES
 from pipelines.synthetic.spec import GenerationSpec
-from pipelines.synthetic.vocabulary import ALL_TAGS
 from pipelines.synthetic.world import (
     CANCELLED,
     CITY_LAT,
@@ -40,9 +44,13 @@ from pipelines.synthetic.world import (
     N_CATEGORIES,
     N_CITIES,
     STREAM_INTERACTIONS,
+    Blocks,
+    event_affinity,
     event_state,
+    member_state,
     rng_for,
     user_state,
+    world_state,
 )
 
 VIEW, CLICK, FAVORITE, SHARE, REGISTER, ATTEND, DISMISS = (
@@ -72,8 +80,16 @@ CONTEXTS: tuple[str, ...] = tuple(
     for pos in range(MAX_POSITION + 1)
 )
 
-# Share of journeys that start from a favourite tag rather than a category.
-_TAG_SHARE = 0.3
+REGULAR, MEMBER, DISCOVERY = range(3)
+# Journey shares by what the user has: (regular, member, discovery).
+_PATH_P = {
+    "regular": (0.22, 0.52, 0.26),
+    "member": (0.0, 0.7, 0.3),
+    "none": (0.0, 0.0, 1.0),
+}
+# Extra chance to click and to register, by path: people book what they came back for.
+_PATH_BOOST = np.array([0.25, 0.1, 0.0])
+_PROPOSALS = 8
 _DISTANCE_KM = 200.0
 _TRAVEL_FLOOR = 0.004
 _SECONDS_PER_DAY = 86_400
@@ -91,49 +107,76 @@ def distance_decay() -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class Segments:
+    """Items grouped by a key (events by series, by organiser), with cumulative weights, so a
+    weighted draw of an item of any key is one ``searchsorted``."""
+
+    order: np.ndarray  # items sorted by key
+    cum: np.ndarray
+    before: np.ndarray
+    total: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+
+    @classmethod
+    def of(cls, keys: np.ndarray, weight: np.ndarray, n_keys: int) -> Segments:
+        """Segments of ``weight`` by ``keys`` (integers in ``[0, n_keys)``)."""
+        order = np.argsort(keys, kind="stable")
+        cum = np.cumsum(weight[order])
+        bounds = np.searchsorted(keys[order], np.arange(n_keys + 1))
+        padded = np.concatenate([[0.0], cum])
+        before = padded[bounds[:-1]]
+        return cls(
+            order=order,
+            cum=cum,
+            before=before,
+            total=padded[bounds[1:]] - before,
+            first=bounds[:-1],
+            last=np.maximum(bounds[1:] - 1, bounds[:-1]),
+        )
+
+    def draw(self, rng: np.random.Generator, keys: np.ndarray) -> np.ndarray:
+        """One item per key, by weight within the key (check ``total[keys] > 0`` first)."""
+        x = self.before[keys] + (1.0 - rng.random(keys.shape)) * self.total[keys]
+        pos = np.clip(np.searchsorted(self.cum, x), self.first[keys], self.last[keys])
+        return self.order[pos]
+
+
+@dataclass(frozen=True)
 class _Model:
     """Everything the per-chunk sampling needs, computed once per spec."""
 
     user_p: np.ndarray
-    user_category_p: np.ndarray  # (user, category): taste x what is on offer near home
+    path_cum: np.ndarray  # (user, 3) cumulative path probabilities
+    organizers: np.ndarray  # (user, slots) memberships, -1 padded
+    regular: np.ndarray  # (user, slots) regular series, -1 padded
     home: np.ndarray
-    taste: np.ndarray
-    taste_max: np.ndarray
-    favorite_tags: np.ndarray
-    category: np.ndarray
-    tags: np.ndarray
+    series: np.ndarray  # per event
+    organizer: np.ndarray
     starts: np.ndarray
     lead: np.ndarray
-    earliest: np.ndarray  # first second an event can be seen (published, inside the window)
+    earliest: np.ndarray  # first second an event can be seen (announced, inside the window)
     exp_hi: np.ndarray  # exp(-min lead / mean lead): mass up to the latest possible time
     exp_lo: np.ndarray  # exp(-max lead / mean lead): mass up to the earliest possible time
     weight: np.ndarray
     status: np.ndarray
     capacity: np.ndarray
     free: np.ndarray
-    order: np.ndarray  # events sorted by (category, city) cell
-    cum: np.ndarray  # cumulative weight in that order
-    cell_before: np.ndarray  # cumulative weight before each cell
-    cell_total: np.ndarray
-    cell_first: np.ndarray
-    cell_last: np.ndarray
-    city_cum: np.ndarray  # flattened (home, category, city) cumulative weights
-    city_before: np.ndarray  # per (home, category) block
-    city_total: np.ndarray
-    n_tags: int
-    pair_event: np.ndarray  # (event, tag) pairs sorted by tag: the event of each pair
-    tag_cum: np.ndarray  # flattened (home, pair) cumulative weights
-    tag_before: np.ndarray  # per (home, tag) block
-    tag_total: np.ndarray
+    by_series: Segments
+    by_organizer: Segments
+    nearby: Blocks  # (home city, organiser): where discovery journeys go
+    by_taste: Blocks  # (category * cities + home city, organiser): the same, in one category
+    taste_cum: np.ndarray  # (user, category) cumulative taste
 
 
 def _model(spec: GenerationSpec) -> _Model:
-    users, events = user_state(spec), event_state(spec)
+    users, events, world = user_state(spec), event_state(spec), world_state(spec)
+    members = member_state(spec)
     now, window = spec.now_s, spec.window_start_s
     activity = users.activity if users.activity.sum() > 0 else np.ones(spec.users)
 
     lead = LEAD_DAYS[events.category] * _SECONDS_PER_DAY
-    earliest = np.maximum(window, events.created_s)
+    earliest = np.maximum(window, events.visible_s)
     latest = np.minimum(now, events.starts_s)
     open_ = latest > earliest
     exp_hi = np.exp(-(events.starts_s - latest) / lead)
@@ -144,43 +187,30 @@ def _model(spec: GenerationSpec) -> _Model:
     if not weight.sum() > 0:
         raise ValueError("no event of this world can receive interactions (all drafts?)")
 
-    cell = events.category.astype(np.int64) * N_CITIES + events.city
-    order = np.argsort(cell, kind="stable")
-    cum = np.cumsum(weight[order])
-    bounds = np.searchsorted(cell[order], np.arange(N_CATEGORIES * N_CITIES + 1))
-    cell_first, cell_last = bounds[:-1], np.maximum(bounds[1:] - 1, bounds[:-1])
-    padded = np.concatenate([[0.0], cum])
-    cell_before = padded[bounds[:-1]]
-    cell_total = padded[bounds[1:]] - cell_before
-    mass = cell_total.reshape(N_CATEGORIES, N_CITIES)
-    decay = distance_decay()
-    by_home = decay[:, None, :] * mass[None, :, :]  # (home, category, city)
-    city_cum, city_before, city_total = _blocks(by_home.reshape(-1, N_CITIES))
-    category_weight = by_home.sum(axis=2)
-    user_category = users.taste * category_weight[users.home]
-    user_category /= np.maximum(user_category.sum(axis=1, keepdims=True), 1e-300)
+    by_series = Segments.of(events.series, weight, world.series)
+    by_organizer = Segments.of(events.organizer, weight, world.organizers)
+    org_mass = by_organizer.total
+    nearby = distance_decay()[:, world.org_city] * org_mass[None, :]  # (home city, organiser)
+    same = world.org_category[None, :] == np.arange(N_CATEGORIES)[:, None]
+    by_taste = Blocks.of((same[:, None, :] * nearby[None, :, :]).reshape(-1, world.organizers))
 
-    rows, slots = np.nonzero(events.tags >= 0)
-    pair_tag = events.tags[rows, slots].astype(np.int64)
-    by_tag = np.argsort(pair_tag, kind="stable")
-    pair_event, pair_tag = rows[by_tag], pair_tag[by_tag]
-    n_tags = len(ALL_TAGS)
-    tag_bounds = np.searchsorted(pair_tag, np.arange(n_tags + 1))
-    pair_weight = decay[:, events.city[pair_event]] * weight[pair_event][None, :]  # (home, pair)
-    tag_cum = np.cumsum(pair_weight.ravel())
-    padded_tags = np.concatenate([[0.0], tag_cum])
-    offsets = np.arange(N_CITIES)[:, None] * pair_event.size
-    tag_before = padded_tags[offsets + tag_bounds[None, :-1]].ravel()
-    tag_total = padded_tags[offsets + tag_bounds[None, 1:]].ravel() - tag_before
+    usable = np.where(members.series >= 0, by_series.total[np.maximum(members.series, 0)], 0) > 0
+    regular = np.where(usable, members.series, -1)
+    has_member = (members.organizers >= 0).any(axis=1)
+    has_regular = (regular >= 0).any(axis=1)
+    path_p = np.where(
+        has_regular[:, None],
+        np.array(_PATH_P["regular"]),
+        np.where(has_member[:, None], np.array(_PATH_P["member"]), np.array(_PATH_P["none"])),
+    )
     return _Model(
         user_p=activity / activity.sum(),
-        user_category_p=user_category,
+        path_cum=np.cumsum(path_p, axis=1),
+        organizers=members.organizers,
+        regular=regular,
         home=users.home,
-        taste=users.taste,
-        taste_max=users.taste.max(axis=1),
-        favorite_tags=users.favorite_tags,
-        category=events.category,
-        tags=events.tags,
+        series=events.series,
+        organizer=events.organizer,
         starts=events.starts_s,
         lead=lead,
         earliest=earliest,
@@ -190,78 +220,72 @@ def _model(spec: GenerationSpec) -> _Model:
         status=events.status,
         capacity=events.capacity,
         free=events.price == 0,
-        order=order,
-        cum=cum,
-        cell_before=cell_before,
-        cell_total=cell_total,
-        cell_first=cell_first,
-        cell_last=cell_last,
-        city_cum=city_cum,
-        city_before=city_before,
-        city_total=city_total,
-        n_tags=n_tags,
-        pair_event=pair_event,
-        tag_cum=tag_cum,
-        tag_before=tag_before,
-        tag_total=tag_total,
+        by_series=by_series,
+        by_organizer=by_organizer,
+        nearby=Blocks.of(nearby),
+        by_taste=by_taste,
+        taste_cum=np.cumsum(users.taste, axis=1) / users.taste.sum(axis=1, keepdims=True),
     )
 
 
-def _blocks(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rows of ``weights`` laid end to end as one cumulative array, with each row's start and
-    total, so a draw inside any row is one ``searchsorted`` over a small array."""
-    cum = np.cumsum(weights.ravel())
-    padded = np.concatenate([[0.0], cum])
-    width = weights.shape[1]
-    starts = np.arange(weights.shape[0]) * width
-    before = padded[starts]
-    return cum, before, padded[starts + width] - before
+def _pick_slot(rng: np.random.Generator, slots: np.ndarray) -> np.ndarray:
+    """One valid (>= 0) entry per row of ``slots``, uniformly (rows must have one)."""
+    key = rng.random(slots.shape) * (slots >= 0)
+    return slots[np.arange(slots.shape[0]), key.argmax(axis=1)]
 
 
-def _journeys(model: _Model, rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
-    """``n`` (user, event, tag matches) draws, in random order.
-
-    Users by activity and categories by taste are drawn as multinomial counts (no per-row
-    search); a share of journeys starts from one of the user's favourite tags instead of a
-    category, which is how tag affinity enters without rejection sampling.
-    """
-    users, events = [], []
+def _journeys(
+    spec: GenerationSpec, model: _Model, rng: np.random.Generator, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``n`` (user, event, path, affinity) draws, in random order."""
+    users, world = user_state(spec), world_state(spec)
+    out_u, out_e, out_path = [], [], []
     have = 0
     while have < n:
         want = n - have
-        n_tag = int(rng.binomial(want, _TAG_SHARE))
-        # Category path: user -> category (taste x offer near home) -> city -> event.
-        per_user = rng.multinomial(want - n_tag, model.user_p)
-        active = np.flatnonzero(per_user)
-        per_cat = rng.multinomial(per_user[active], model.user_category_p[active]).ravel()
-        u = np.repeat(np.repeat(active, N_CATEGORIES), per_cat)
-        c = np.repeat(np.tile(np.arange(N_CATEGORIES), active.size), per_cat)
-        block = model.home[u].astype(np.int64) * N_CATEGORIES + c
-        x = model.city_before[block] + (1.0 - rng.random(u.size)) * model.city_total[block]
-        city = np.minimum(np.searchsorted(model.city_cum, x), model.city_cum.size - 1) % N_CITIES
-        cell = c * N_CITIES + city
-        x = model.cell_before[cell] + (1.0 - rng.random(u.size)) * model.cell_total[cell]
-        pos = np.clip(np.searchsorted(model.cum, x), model.cell_first[cell], model.cell_last[cell])
-        e = model.order[pos]
-        # Tag path: user -> one favourite tag -> event carrying it (popularity x time x distance).
-        tu = np.repeat(np.arange(len(model.home)), rng.multinomial(n_tag, model.user_p))
-        tag = model.favorite_tags[tu, rng.integers(0, 3, tu.size)].astype(np.int64)
-        block = model.home[tu].astype(np.int64) * model.n_tags + tag
-        x = model.tag_before[block] + (1.0 - rng.random(tu.size)) * model.tag_total[block]
-        pos = np.minimum(np.searchsorted(model.tag_cum, x), model.tag_cum.size - 1)
-        te = model.pair_event[pos % model.pair_event.size]
-        ok = model.tag_total[block] > 0
-        u = np.concatenate([u, tu[ok]])
-        e = np.concatenate([e, te[ok]])
-        keep = model.weight[e] > 0
-        users.append(u[keep])
-        events.append(e[keep])
+        u = np.repeat(np.arange(model.user_p.size), rng.multinomial(want, model.user_p))
+        path = (rng.random(u.size)[:, None] > model.path_cum[u]).sum(axis=1)
+        path = np.minimum(path, DISCOVERY)
+        e = np.full(u.size, -1, dtype=np.int64)
+
+        regular = np.flatnonzero(path == REGULAR)
+        series = _pick_slot(rng, model.regular[u[regular]])
+        e[regular] = model.by_series.draw(rng, series)
+
+        member = np.flatnonzero(path == MEMBER)
+        org = np.empty(u.size, dtype=np.int64)
+        org[member] = _pick_slot(rng, model.organizers[u[member]])
+        # Discovery: a category the user likes, then an organiser of it near home by activity.
+        discovery = np.flatnonzero(path == DISCOVERY)
+        home = model.home[u[discovery]].astype(np.int64)
+        draw = rng.random(discovery.size)[:, None]
+        category = np.minimum((draw > model.taste_cum[u[discovery]]).sum(axis=1), N_CATEGORIES - 1)
+        block = category * N_CITIES + home
+        org[discovery] = np.where(
+            model.by_taste.total[block] > 0,
+            model.by_taste.draw(rng, block),
+            model.nearby.draw(rng, home),
+        )
+        rest = np.concatenate([member, discovery])
+        o = org[rest]
+        ok = model.by_organizer.total[o] > 0
+        rest, o = rest[ok], o[ok]
+        proposals = model.by_organizer.draw(rng, np.repeat(o[:, None], _PROPOSALS, axis=1))
+        uu = np.repeat(u[rest][:, None], _PROPOSALS, axis=1)
+        score = event_affinity(users, world, uu, model.series[proposals])
+        chosen = (score + rng.gumbel(0, 1.0, score.shape)).argmax(axis=1)
+        e[rest] = proposals[np.arange(rest.size), chosen]
+
+        keep = e >= 0
+        keep[keep] = model.weight[e[keep]] > 0
+        out_u.append(u[keep])
+        out_e.append(e[keep])
+        out_path.append(path[keep])
         have += int(keep.sum())
-    u, e = np.concatenate(users)[:n], np.concatenate(events)[:n]
+    u, e, path = (np.concatenate(x)[:n] for x in (out_u, out_e, out_path))
     order = rng.permutation(u.size)
-    u, e = u[order], e[order]
-    hits = (model.favorite_tags[u][:, :, None] == model.tags[e][:, None, :]).any(axis=2).sum(axis=1)
-    return u, e, hits
+    u, e, path = u[order], e[order], path[order]
+    return u, e, path, event_affinity(users, world, u, model.series[e])
 
 
 def _first_per_key(keys: np.ndarray, times: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -292,7 +316,7 @@ def _chunk(spec: GenerationSpec, model: _Model, ledger: _Ledger, index: int, row
     n_events = spec.events
     n_journeys = int(rows / 1.3) + 64
     while True:
-        u, e, hits = _journeys(model, rng, n_journeys)
+        u, e, path, affinity = _journeys(spec, model, rng, n_journeys)
         n = len(u)
         # Time of the view: truncated exponential lead before the start.
         lo, hi = model.exp_lo[e], model.exp_hi[e]
@@ -301,14 +325,16 @@ def _chunk(spec: GenerationSpec, model: _Model, ledger: _Ledger, index: int, row
         t = (model.starts[e] - np.ceil(lead)).astype(np.int64)
         t = np.clip(t, model.earliest[e], now - 1)
 
-        q = model.taste[u, model.category[e]] / model.taste_max[u]
+        # How well the event fits the user, in [0, 1], from the same affinity that chose it.
+        q = np.clip((affinity + 2.0) / 6.0, 0.0, 1.0)
+        boost = _PATH_BOOST[path]
         coin = rng.random((6, n))
-        click = coin[0] < 0.08 + 0.25 * q + 0.06 * hits
+        click = coin[0] < 0.08 + 0.25 * q + boost
         dismiss = ~click & (coin[1] < 0.03 + 0.07 * (1 - q))
         favorite = click & (coin[2] < 0.15 + 0.2 * q)
         share = click & (coin[3] < 0.05)
         status = model.status[e]
-        register = click & (coin[4] < 0.12 + 0.2 * q + 0.1 * model.free[e])
+        register = click & (coin[4] < 0.08 + 0.2 * q + 1.2 * boost + 0.1 * model.free[e])
         register &= status != CANCELLED
 
         click_t = t + rng.integers(2, 120, n)

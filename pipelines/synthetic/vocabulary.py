@@ -494,6 +494,18 @@ VENUE_NAMES: tuple[str, ...] = (
     "Meridian",
 )
 
+# What a venue is, after its name ("Riverside Hub"): places that host many kinds of events.
+VENUE_KINDS: tuple[str, ...] = (
+    "Hub",
+    "Hall",
+    "Loft",
+    "Studio",
+    "Centre",
+    "House",
+    "Works",
+    "Space",
+)
+
 FIRST_NAMES: tuple[str, ...] = (
     "Anna",
     "Ben",

@@ -27,10 +27,9 @@ import pyarrow as pa
 from core.contracts import EVENTS, INTERACTIONS, LIST_SEPARATOR, USERS
 from pipelines.synthetic.interactions import chunk_sizes, iter_chunks
 from pipelines.synthetic.spec import GenerationSpec
-from pipelines.synthetic.world import make_events, make_users, rng_for
+from pipelines.synthetic.world import STREAM_PARTNER, alnum_ids, make_events, make_users, rng_for
 
 ISO_FORMAT = "%Y-%m-%dT%H:%M:%S+00:00"
-_STREAM_PARTNER = 6
 
 
 @dataclass(frozen=True)
@@ -81,6 +80,15 @@ def events_for_csv(events: pl.DataFrame) -> pl.DataFrame:
     return _iso(events).with_columns(pl.col("tags").list.join(LIST_SEPARATOR)).select(EVENTS.names)
 
 
+def partner_feed(events: pl.DataFrame) -> pl.DataFrame:
+    """Events as a partner sends them: its own alphanumeric listing id, and no series id (the
+    platform derives the series from the organiser and the title)."""
+    return events.with_columns(
+        alnum_ids("p", events["event_id"].to_numpy()).alias("external_id"),
+        pl.lit(None, dtype=pl.Int64).alias("series_id"),
+    )
+
+
 def _write_lines(lines: pl.Series, path: Path) -> None:
     """Write newline-terminated text rows as they are: the Arrow data buffer of the slice."""
     array = lines.to_arrow(compat_level=pl.CompatLevel.oldest())
@@ -127,8 +135,8 @@ def generate(
         bar.update(users.height)
 
         events = make_events(spec)
-        partner = rng_for(spec, _STREAM_PARTNER).random(events.height) < spec.partner_feed_share
-        main, feed = events.filter(~partner), events.filter(pl.Series(partner))
+        partner = rng_for(spec, STREAM_PARTNER).random(events.height) < spec.partner_feed_share
+        main, feed = events.filter(~partner), partner_feed(events.filter(pl.Series(partner)))
         path = out_dir / EVENTS.folder / "events.csv"
         _write_atomically(path, events_for_csv(main).write_csv)
         files[path.relative_to(out_dir).as_posix()] = main.height
