@@ -248,7 +248,9 @@ class EventRanker(Recommender):
         col_of_item[window] = np.arange(window.size)
         cand_cols = np.where(cols >= 0, col_of_item[np.maximum(cols, 0)], -1)
         keep = (rows >= 0) & (cand_cols >= 0)
-        labels = pl.DataFrame({"row": rows[keep], "col": cand_cols[keep]}).unique()
+        labels = (
+            pl.DataFrame({"row": rows[keep], "col": cand_cols[keep]}).unique().sort("row", "col")
+        )
         if labels.height:
             # Events a user already had before the cut-off are not theirs to discover.
             label_rows = np.array(labels["row"].to_numpy())
@@ -358,9 +360,9 @@ class EventRanker(Recommender):
                     "r": np.concatenate([hard_rows, rand_rows[keep]]),
                     "neg": np.concatenate([hard_cols, rand_cols[keep]]),
                 }
-            ).unique()
+            ).unique(maintain_order=True)
             positives = pl.DataFrame({"r": local[:, 0], "pos": local[:, 1]})
-            pairs = positives.join(negatives, on="r")
+            pairs = positives.join(negatives, on="r", maintain_order="left_right")
             if pairs.height == 0:
                 continue
             r = pairs["r"].to_numpy()

@@ -204,3 +204,11 @@ def evaluate(
         warm_start_recall(recs, truth, train_items, k) if train_items is not None else None
     )
     return out
+
+
+def metric_key(model: str | None, metric: str, k: int) -> str:
+    """The one name of a metric everywhere it is logged (MLflow forbids ``@``):
+    ``ndcg@k`` of model ``hybrid`` at k=10 is ``hybrid/ndcg_at_10``; without a model,
+    ``ndcg_at_10``."""
+    name = metric.replace("@k", f"_at_{k}").replace("@", "_at_")
+    return f"{model}/{name}" if model else name

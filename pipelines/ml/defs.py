@@ -8,8 +8,10 @@ from pipelines.ml import assets
 
 training_job = dg.define_asset_job(
     "training_job",
-    selection=dg.AssetSelection.assets(assets.RECOMMENDER, assets.SERVING_RECOMMENDATIONS),
-    description="Train, evaluate, register (and maybe promote), then re-score with the champion.",
+    selection=dg.AssetSelection.assets(
+        assets.RECOMMENDER, assets.CHAMPION, assets.SERVING_RECOMMENDATIONS
+    ),
+    description="Train, evaluate, register, decide the champion, then re-score with it.",
 )
 scoring_job = dg.define_asset_job(
     "scoring_job",
@@ -18,7 +20,7 @@ scoring_job = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=[assets.recommender, assets.serving_recommendations],
+    assets=[assets.recommender, assets.champion, assets.serving_recommendations],
     jobs=[training_job, scoring_job],
     schedules=[
         dg.ScheduleDefinition(

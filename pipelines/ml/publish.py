@@ -16,9 +16,12 @@ from pipelines.ingest.loading import copy_into
 
 SERVING_TABLES = ("user_recommendations", "similar_events", "popular_events")
 
-# Reasons are worded at publish time from facts about the user and the event, set-based in SQL:
-# the latest event of the same category the user attended (or registered for), else a declared
-# interest, else their home city.
+# Reasons are worded at publish time, set-based in SQL. A model that explains itself gives the
+# signal that lifted each recommendation most and the user's past event behind it (the latest
+# of the same series, organiser or venue): "Because you went to Python Meetup #41". Otherwise,
+# and for signals without such evidence, from facts about the user and the event: the latest
+# event of the same category the user attended (or registered for), else a declared interest,
+# else their home city.
 _INSERT_WITH_REASONS = """
 WITH engaged AS (
     SELECT DISTINCT ON (i.user_id, e.category) i.user_id, e.category, e.title, i.type
@@ -31,6 +34,19 @@ INSERT INTO serving.user_recommendations_next (user_id, rank, event_id, score, r
                                                model_version)
 SELECT r.user_id, r.rank, r.event_id, r.score,
        CASE
+           WHEN r.signal = 'series_count' AND b.title IS NOT NULL
+               THEN 'Because you went to ' || b.title
+           WHEN r.signal IN ('organizer_share', 'organizer_count') AND b.title IS NOT NULL
+               THEN 'From the organiser of ' || b.title || ', whose events you go to'
+           WHEN r.signal = 'venue_share' AND e.venue_name IS NOT NULL
+               THEN 'At ' || e.venue_name || ', where you often go'
+           WHEN r.signal = 'proximity' AND e.city IS NOT NULL
+               THEN 'Near where you usually go, in ' || e.city
+           WHEN r.signal = 'slot_lift'
+               THEN 'On a ' || trim(to_char(e.starts_at, 'Day')) || ', when you usually go out'
+           WHEN r.signal IN ('text', 'topics') AND g.title IS NOT NULL
+               THEN 'Like ' || g.title || ', which you went to'
+           WHEN r.signal IN ('popularity', 'popularity_rate') THEN 'Filling up fast'
            WHEN g.type = 'attend' THEN 'Because you attended ' || g.title
            WHEN g.type = 'register' THEN 'Because you registered for ' || g.title
            WHEN e.category = ANY (u.interests) THEN 'Matches your interest in ' || e.category
@@ -40,6 +56,7 @@ SELECT r.user_id, r.rank, r.event_id, r.score,
        r.model_version
 FROM scored_recommendations AS r
 JOIN app.events AS e ON e.id = r.event_id
+LEFT JOIN app.events AS b ON b.id = r.because_event_id
 LEFT JOIN app.users AS u ON u.id = r.user_id
 LEFT JOIN engaged AS g ON g.user_id = r.user_id AND g.category = e.category
 """
@@ -81,13 +98,22 @@ def fill_next_tables(
     model_version: str,
     k: int,
 ) -> dict[str, int]:
-    """COPY the model's output into the ``_next`` tables, with reasons, and the popular lists."""
+    """COPY the model's output into the ``_next`` tables, with reasons, and the popular lists.
+
+    ``recommendations`` may carry ``reason`` (the signal that lifted it most) and
+    ``because_item_id`` (the user's past event behind it), as ``EventRanker.explain`` gives.
+    """
+    explained = {"reason", "because_item_id"} <= set(recommendations.columns)
     recs = recommendations.select(
         "user_id",
         "rank",
         pl.col("item_id").alias("event_id"),
         "score",
         pl.lit(model_version).alias("model_version"),
+        (pl.col("reason") if explained else pl.lit(None, pl.String)).alias("signal"),
+        (pl.col("because_item_id") if explained else pl.lit(None, pl.Int64)).alias(
+            "because_event_id"
+        ),
     )
     sims = similar.select(
         pl.col("item_id").alias("event_id"),
@@ -97,8 +123,8 @@ def fill_next_tables(
         pl.lit(model_version).alias("model_version"),
     )
     conn.execute(
-        "CREATE TEMP TABLE scored_recommendations (LIKE serving.user_recommendations) "
-        "ON COMMIT DROP"
+        "CREATE TEMP TABLE scored_recommendations (LIKE serving.user_recommendations, "
+        "signal text, because_event_id bigint) ON COMMIT DROP"
     )
     copy_into(conn, sql.Identifier("scored_recommendations"), recs)
     counts = {

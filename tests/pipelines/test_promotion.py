@@ -32,3 +32,18 @@ def test_guard_metric_regression_blocks_promotion() -> None:
 def test_failed_evaluation_is_never_promoted() -> None:
     assert not decide_promotion({"ndcg@k": float("nan")}, None, margin=0.0, floor=0.0).promote
     assert not decide_promotion({}, None, margin=0.0, floor=0.0).promote
+
+
+def test_a_gain_within_the_noise_is_not_promoted() -> None:
+    champion = {"ndcg@k": 0.30}
+    challenger = {"ndcg@k": 0.33}
+    noisy = decide_promotion(
+        challenger, champion, margin=0.02, floor=0, difference_interval=(-0.01, 0.07)
+    )
+    assert not noisy.promote
+    assert "includes zero" in noisy.reason
+    clear = decide_promotion(
+        challenger, champion, margin=0.02, floor=0, difference_interval=(0.01, 0.05)
+    )
+    assert clear.promote
+    assert "[+0.0100, +0.0500]" in clear.reason
