@@ -41,7 +41,9 @@ def test_every_python_asset_explains_itself(defs: dg.Definitions) -> None:
 def test_lineage_runs_from_landing_to_serving(defs: dg.Definitions) -> None:
     graph = defs.resolve_asset_graph()
     upstream = graph.get(dg.AssetKey(["serving", "recommendations"])).parent_keys
-    assert dg.AssetKey(["ml", "recommender"]) in upstream
+    assert dg.AssetKey(["ml", "champion"]) in upstream
+    decision = graph.get(dg.AssetKey(["ml", "champion"])).parent_keys
+    assert dg.AssetKey(["ml", "recommender"]) in decision
     trainer = graph.get(dg.AssetKey(["ml", "recommender"])).parent_keys
     assert dg.AssetKey(["marts", "ml_training_interactions"]) in trainer
     fact = graph.get(dg.AssetKey(["marts", "fct_interactions"]))
