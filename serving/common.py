@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
@@ -11,11 +12,27 @@ from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from psycopg import AsyncConnection
-from pydantic import BaseModel, ValidationError
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ValidationError
 
 from serving.responses import OrjsonResponse
 
 MAX_BIGINT = 2**63 - 1
+
+_NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
+
+
+def _rfc3339_only(value: Any) -> Any:
+    # pydantic would read a number (or a numeric string) as a Unix time; the document says
+    # date-time, and a client sending 1.5 most likely meant something else.
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or _NUMBER.fullmatch(value):
+        raise ValueError("must be an RFC 3339 date-time with a time zone")
+    return value
+
+
+DateTime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only)]
+"""A time-zone-aware RFC 3339 date-time, in bodies and query strings alike."""
 
 QueryModel = TypeVar("QueryModel", bound=BaseModel)
 

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 import psycopg
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, StrictFloat, field_validator
 from starlette.responses import Response
 
 from serving.common import respond
@@ -69,8 +69,8 @@ class RegisterIn(BaseModel):
     home_city: (
         Annotated[str, Field(min_length=1, max_length=100, pattern=r"\S"), STORABLE] | None
     ) = None
-    home_lat: Annotated[float, Field(ge=-90, le=90)] | None = None
-    home_lng: Annotated[float, Field(ge=-180, le=180)] | None = None
+    home_lat: Annotated[StrictFloat, Field(ge=-90, le=90)] | None = None
+    home_lng: Annotated[StrictFloat, Field(ge=-180, le=180)] | None = None
     interests: Annotated[
         list[Annotated[StorableStr, Field(min_length=1, max_length=50)]], Field(max_length=50)
     ] = Field(default_factory=list)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request
-from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, StrictFloat, StrictInt, field_validator
 from starlette.responses import Response
 
 from core.contracts import EVENT_STATUSES
@@ -20,6 +20,7 @@ from serving.cache import cache_key, response_cache
 from serving.common import (
     EVENT_COLUMNS,
     MAX_BIGINT,
+    DateTime,
     EventId,
     EventOut,
     PageInfo,
@@ -75,10 +76,10 @@ Tags = Annotated[
     list[Annotated[StorableStr, Field(min_length=1, max_length=50)]], Field(max_length=30)
 ]
 Place = Annotated[StorableStr, Field(min_length=1, max_length=200)]
-Lat = Annotated[float, Field(ge=-90, le=90)]
-Lng = Annotated[float, Field(ge=-180, le=180)]
-Capacity = Annotated[int, Field(ge=0, le=1_000_000)]
-Price = Annotated[float, Field(ge=0, le=MAX_PRICE)]
+Lat = Annotated[StrictFloat, Field(ge=-90, le=90)]
+Lng = Annotated[StrictFloat, Field(ge=-180, le=180)]
+Capacity = Annotated[StrictInt, Field(ge=0, le=1_000_000)]
+Price = Annotated[StrictFloat, Field(ge=0, le=MAX_PRICE)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
 
 
@@ -98,8 +99,8 @@ class EventIn(BaseModel):
     description: Description = ""
     category: Category
     tags: Tags = Field(default_factory=list)
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: DateTime
+    ends_at: DateTime
     venue_name: Place | None = None
     city: Place | None = None
     lat: Lat | None = None
@@ -108,7 +109,7 @@ class EventIn(BaseModel):
     price: Price = 0
     currency: Currency = "EUR"
     status: Literal["draft", "published"] = "draft"
-    organizer_id: Annotated[int, Field(ge=1, le=MAX_BIGINT)] | None = Field(
+    organizer_id: Annotated[StrictInt, Field(ge=1, le=MAX_BIGINT)] | None = Field(
         default=None, description="Admins and the service client may create for an organiser."
     )
 
@@ -124,8 +125,8 @@ class EventPatch(BaseModel):
     description: Description = None  # type: ignore[assignment]
     category: Category = None  # type: ignore[assignment]
     tags: Tags = None  # type: ignore[assignment]
-    starts_at: AwareDatetime = None  # type: ignore[assignment]
-    ends_at: AwareDatetime = None  # type: ignore[assignment]
+    starts_at: DateTime = None  # type: ignore[assignment]
+    ends_at: DateTime = None  # type: ignore[assignment]
     venue_name: Place | None = None
     city: Place | None = None
     lat: Lat | None = None
@@ -134,7 +135,7 @@ class EventPatch(BaseModel):
     price: Price = None  # type: ignore[assignment]
     currency: Currency = None  # type: ignore[assignment]
     status: EventStatus = None  # type: ignore[assignment]
-    version: Annotated[int, Field(ge=1, le=2**31 - 1)] = None  # type: ignore[assignment]
+    version: Annotated[StrictInt, Field(ge=1, le=2**31 - 1)] = None  # type: ignore[assignment]
 
     _strip = field_validator("title", "category")(_stripped)
 

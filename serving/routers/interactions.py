@@ -14,12 +14,12 @@ from uuid import UUID
 import orjson
 from fastapi import APIRouter, Body, Path, Request
 from psycopg.types.json import Jsonb
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field, StrictInt, field_validator
 
 from core.contracts import FEEDBACK_ACTIONS, INTERACTION_SOURCES, INTERACTION_TYPES
 from core.settings import get_settings
 from serving.answer_cache import recommendation_answers
-from serving.common import MAX_BIGINT, PageInfo, PagingDep, fetch_page, respond
+from serving.common import MAX_BIGINT, DateTime, PageInfo, PagingDep, fetch_page, respond
 from serving.db import Connection
 from serving.errors import ERROR_RESPONSES, ApiError, forbidden
 from serving.security import CurrentPrincipal, Principal
@@ -37,7 +37,7 @@ assert set(InteractionType.__args__) == set(INTERACTION_TYPES)
 assert set(InteractionSource.__args__) == set(INTERACTION_SOURCES)
 assert set(FeedbackAction.__args__) == set(FEEDBACK_ACTIONS)
 
-Id = Annotated[int, Field(ge=1, le=MAX_BIGINT)]
+Id = Annotated[StrictInt, Field(ge=1, le=MAX_BIGINT)]
 # A client's clock may run a little ahead of ours; further ahead is a wrong clock or a typo.
 CLOCK_SKEW = timedelta(minutes=10)
 
@@ -57,7 +57,7 @@ def _plausible_time(value: datetime | None) -> datetime | None:
 
 
 OccurredAt = Annotated[
-    AwareDatetime | None,
+    DateTime | None,
     AfterValidator(_plausible_time),
     Field(description="Defaults to now; not before the first interaction partition, not ahead"),
 ]
@@ -127,7 +127,7 @@ class FeedbackIn(BaseModel):
     event_id: Id
     model_version: ModelVersion
     action: FeedbackAction
-    position: Annotated[int, Field(ge=0, le=10_000)] | None = None
+    position: Annotated[StrictInt, Field(ge=0, le=10_000)] | None = None
     occurred_at: OccurredAt = None
 
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 import psycopg
 from fastapi import APIRouter, Body, Path, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 from serving.answer_cache import recommendation_answers
 from serving.common import MAX_BIGINT, EventId, PageInfo, PagingDep, fetch_page, respond
@@ -78,7 +78,7 @@ UserId = Annotated[int, Path(ge=1, le=MAX_BIGINT, description="User id")]
 
 
 class RegistrationIn(BaseModel):
-    user_id: Annotated[int, Field(ge=1, le=MAX_BIGINT)] | None = Field(
+    user_id: Annotated[StrictInt, Field(ge=1, le=MAX_BIGINT)] | None = Field(
         default=None, description="Admins and the service client may register someone else."
     )
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from serving.cache import cache_key, response_cache
-from serving.common import EVENT_COLUMNS, EventOut, PageInfo, Paging, PagingDep, respond
+from serving.common import EVENT_COLUMNS, DateTime, EventOut, PageInfo, Paging, PagingDep, respond
 from serving.db import Connection, connection
 from serving.errors import ERROR_RESPONSES, ApiError
 from serving.text import StorableStr
@@ -116,8 +116,8 @@ async def search_events(
     category: Annotated[StorableStr | None, Query(max_length=50, description="Any case")] = None,
     tags: Annotated[list[StorableStr] | None, Query(max_length=20, description="Any of")] = None,
     city: Annotated[StorableStr | None, Query(max_length=200, description="Any case")] = None,
-    date_from: AwareDatetime | None = None,
-    date_to: AwareDatetime | None = None,
+    date_from: DateTime | None = None,
+    date_to: DateTime | None = None,
     price_min: Annotated[float | None, Query(ge=0, le=1e8)] = None,
     price_max: Annotated[float | None, Query(ge=0, le=1e8)] = None,
     free: bool | None = None,

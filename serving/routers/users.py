@@ -101,7 +101,8 @@ async def organizer_requests(
     return respond(page)
 
 
-@router.patch("/{user_id}", response_model=UserOut)
+# ``:int`` keeps ``/me`` and ``/organizer-requests`` from matching this route (405, not 422).
+@router.patch("/{user_id:int}", response_model=UserOut)
 async def set_role(
     request: Request,
     user_id: Annotated[int, Path(ge=1, le=MAX_BIGINT)],

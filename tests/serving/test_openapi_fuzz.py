@@ -1,25 +1,23 @@
-"""Property-based run of the whole OpenAPI document: no 5xx, and every answer matches the schema
-it declares, with and without credentials. The API runs under uvicorn on a loopback port.
+"""Property-based run of the whole OpenAPI document with every check schemathesis has (no 5xx,
+answers as declared, invalid data refused, valid data accepted, auth enforced where declared,
+405 with Allow for undeclared methods, ...), with and without credentials. The API runs under
+uvicorn on a loopback port; schemathesis is its command line, as a user would run it.
 """
 
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
-import schemathesis
 import uvicorn
-from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-)
 
 from tests.serving.conftest import SERVICE, make_event, make_user
 
@@ -63,41 +61,57 @@ def base_url(db: psycopg.Connection) -> Iterator[str]:
     thread.join(timeout=10)
 
 
-def _schema(base_url: str) -> schemathesis.BaseSchema:
-    return schemathesis.openapi.from_url(f"{base_url}/openapi.json")
+# Rules the document cannot state (a start between now and five years ahead, an end after the
+# start, lat and lng together, an occurred_at after the first partition) answer 422 to data the
+# schema allows: 422 is an expected answer to such data, with the message naming the rule.
+#
+# DELETE on an event or a registration cancels it (the platform's contract: the row stays for
+# history, the marts and the organiser), so the event and its registrations stay readable after
+# it: use-after-free does not apply to reads under an event.
+CONFIG = """
+[checks.positive_data_acceptance]
+expected-statuses = ["2xx", "401", "403", "404", "409", "412", "422", "429"]
+
+[[operations]]
+include-path-regex = "^/api/v1/events/[{]event_id[}]"
+include-method = "GET"
+checks.use_after_free.enabled = false
+"""
 
 
-# Password hashing makes the auth endpoints slow on purpose: fewer examples there.
-SLOW_OPERATIONS = {"POST /api/v1/auth/register", "POST /api/v1/auth/login"}
+def _run_schemathesis(base_url: str, tmp_path: Path, headers: dict[str, str] | None) -> None:
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(CONFIG)
+    command = [
+        str(Path(sys.executable).with_name("schemathesis")),
+        "--config-file",
+        str(config),
+        "run",
+        f"{base_url}/openapi.json",
+        "--checks",
+        "all",
+        "--max-examples",
+        str(MAX_EXAMPLES),
+        "--seed",
+        "7",
+        "--workers",
+        "1",
+        "--no-color",
+        "--suppress-health-check",
+        "all",
+    ]
+    for name, value in (headers or {}).items():
+        command += ["--header", f"{name}: {value}"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout[-20000:] + done.stderr[-5000:]
 
 
-@pytest.mark.parametrize(
-    ("headers", "examples"), [(None, 8), (SERVICE, 15)], ids=["anonymous", "service"]
-)
-def test_no_server_errors_and_declared_shapes(
-    base_url: str, headers: dict | None, examples: int
+MAX_EXAMPLES = 10
+
+
+@pytest.mark.parametrize("headers", [None, SERVICE], ids=["anonymous", "service"])
+def test_every_check_of_schemathesis_passes(
+    base_url: str, tmp_path: Path, headers: dict | None
 ) -> None:
-    schema = _schema(base_url)
-    failures: list[str] = []
-    for result in schema.get_all_operations():
-        operation = result.ok()
-
-        @settings(
-            max_examples=4 if operation.label in SLOW_OPERATIONS else examples,
-            deadline=None,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
-        @given(case=operation.as_strategy())
-        def run(case: schemathesis.Case) -> None:
-            response = case.call(base_url=base_url, headers=headers)
-            case.validate_response(
-                response,
-                checks=[not_a_server_error, response_schema_conformance, content_type_conformance],
-            )
-
-        try:
-            run()
-        except Exception as exc:
-            failures.append(f"{operation.label}: {str(exc)[:2000]}")
-    assert not failures, "\n\n".join(failures)
+    """``schemathesis run --checks all`` over the whole document, with and without a token."""
+    _run_schemathesis(base_url, tmp_path, headers)
