@@ -15,8 +15,8 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 
 
-def configure_mlflow() -> MlflowClient:
-    """Point MLflow at the platform's tracking store and make sure the experiment exists.
+def configure_mlflow(experiment: str = EXPERIMENT_NAME) -> MlflowClient:
+    """Point MLflow at the platform's tracking store and make sure ``experiment`` exists.
 
     The experiment's artifact location is set explicitly so that artifacts land in the configured
     folder (or bucket), whichever process created the experiment first.
@@ -27,12 +27,12 @@ def configure_mlflow() -> MlflowClient:
     mlflow.set_tracking_uri(settings.mlflow_uri)
     mlflow.set_registry_uri(settings.mlflow_uri)
     client = mlflow.MlflowClient()
-    if client.get_experiment_by_name(EXPERIMENT_NAME) is None:
+    if client.get_experiment_by_name(experiment) is None:
         settings.mlflow_artifacts.mkdir(parents=True, exist_ok=True)
         client.create_experiment(
-            EXPERIMENT_NAME, artifact_location=settings.mlflow_artifacts.resolve().as_uri()
+            experiment, artifact_location=settings.mlflow_artifacts.resolve().as_uri()
         )
-    mlflow.set_experiment(EXPERIMENT_NAME)
+    mlflow.set_experiment(experiment)
     return client
 
 
