@@ -183,6 +183,11 @@ def main(argv: list[str] | None = None) -> int:
             ready = _wait_http(url, timeout=90)
             print(f"  {name:<11} {url}{'' if ready else '  (not answering yet, see data/logs)'}")
         print(f"ready in {time.perf_counter() - began:.0f} s; logs in {logs}; Ctrl-C stops all")
+        from serving.demo import demo_login_text
+
+        demo = demo_login_text(settings, args.api_port)  # the embedded default only
+        if demo:
+            print(demo, flush=True)
         while all(child.poll() is None for child in children):
             time.sleep(1)
         failed = [c.args[0] for c in children if c.poll() is not None]
