@@ -88,8 +88,13 @@ def secret_problems(settings: Settings) -> list[str]:
     return problems
 
 
+def password_hash(password: str) -> str:
+    """The argon2 hash to store for ``password`` (slow on purpose: call it off the event loop)."""
+    return _hasher.hash(password)
+
+
 async def hash_password(password: str) -> str:
-    return await to_thread.run_sync(_hasher.hash, password)
+    return await to_thread.run_sync(password_hash, password)
 
 
 async def verify_password(password_hash: str | None, password: str) -> bool:
