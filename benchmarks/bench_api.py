@@ -9,15 +9,25 @@ with a small asyncio HTTP/1.1 client (keep-alive, one connection per virtual use
 
 1. Scenario (the k6 script of the original platform guide): ``--users`` virtual users, each
    repeatedly listing events (limit 20), searching ``q=tech`` (limit 10) and fetching
-   recommendations (limit 5) for a user with that user's bearer token, then pausing 1 s.
+   recommendations (limit 5), then pausing 1 s.
 2. Saturation: ``--connections`` connections without pauses, alternating short rounds on a
    trivial JSON endpoint of the same app and on recommendations, with the same worker count.
+
+Whose recommendations (``--users-mode``):
+
+* ``distinct`` (the headline): any of all users, drawn at random for every request and asked
+  for with one service token, as a client serving real traffic would; almost every answer is a
+  miss of the workers' answer cache, so this measures the database path.
+* ``cached``: the same 1,000 users and their own tokens over and over; after warm-up almost
+  every answer comes from the answer cache.
+* ``both``: distinct, then cached, on the same server.
    With ``--load-tool wrk`` (or ``auto`` when ``wrk`` is on PATH) the saturation rounds are
    driven by wrk, whose C client is not the bottleneck the way a Python client can be.
 
 Prints count, errors, requests/s, median, p95 and p99 per endpoint and the saturation ratio.
 
     python benchmarks/bench_api.py                              # medium, 200 VUs 60 s, 64 conns
+    python benchmarks/bench_api.py --users-mode both            # the headline and the cached run
     python benchmarks/bench_api.py --pgdata /tmp/bench-pg       # keep the seeded server
     python benchmarks/bench_api.py --size small --users 20 --duration 5 --saturation-seconds 4
     DATABASE_URL=postgresql://... python benchmarks/bench_api.py --database env --seed-if-empty
@@ -250,12 +260,43 @@ def sample_users(count: int) -> list[int]:
 def tokens_for(users: list[int]) -> dict[int, str]:
     from serving.security import create_access_token
 
-    return {user: create_access_token(user, "attendee")[0] for user in users}
+    return {user: create_access_token(user, 1)[0] for user in users}
 
 
-async def scenario(port: int, users: int, duration: float, tokens: dict[int, str]) -> dict:
+def all_user_ids() -> list[int]:
+    import psycopg
+
+    from core.settings import get_settings
+
+    with psycopg.connect(get_settings().app_database_url) as conn:
+        return [row[0] for row in conn.execute("SELECT id FROM app.users")]
+
+
+# A request for recommendations: (path, headers, the bearer token alone for wrk).
+RecRequest = tuple[str, dict[str, str], str]
+
+
+def recommendation_requests(mode: str, count: int, service_token: str) -> list[RecRequest]:
+    """``count`` recommendation requests of ``mode`` (see the module docstring), in order."""
+    if mode == "cached":
+        tokens = tokens_for(sample_users(1000))
+        users = list(tokens)
+        picks = [(u, tokens[u]) for u in random.Random(1).choices(users, k=count)]
+    else:
+        users = all_user_ids()
+        picks = [(u, service_token) for u in random.Random(1).choices(users, k=count)]
+    return [
+        (
+            f"/api/v1/recommendations/events?user_id={user}&limit=5",
+            {"Authorization": f"Bearer {token}"},
+            token,
+        )
+        for user, token in picks
+    ]
+
+
+async def scenario(port: int, users: int, duration: float, recs: list[RecRequest]) -> dict:
     stats = {"list_events": Stats(), "search_tech": Stats(), "recommendations": Stats()}
-    user_ids = list(tokens)
     deadline = time.monotonic() + duration
 
     async def virtual_user(n: int) -> None:
@@ -263,15 +304,11 @@ async def scenario(port: int, users: int, duration: float, tokens: dict[int, str
         rng = random.Random(n)
         await asyncio.sleep(rng.random())  # start like k6 VUs do: not all in the same instant
         while time.monotonic() < deadline:
-            user = rng.choice(user_ids)
+            rec_path, rec_headers, _ = rng.choice(recs)
             calls = (
                 ("list_events", "/api/v1/events?limit=20", None),
                 ("search_tech", "/api/v1/search/events?q=tech&limit=10", None),
-                (
-                    "recommendations",
-                    f"/api/v1/recommendations/events?user_id={user}&limit=5",
-                    {"Authorization": f"Bearer {tokens[user]}"},
-                ),
+                ("recommendations", rec_path, rec_headers),
             )
             for name, path, headers in calls:
                 started = time.perf_counter()
@@ -744,75 +781,82 @@ def merge_wrk(runs: list[dict], window: float) -> dict:
     return merged
 
 
-async def run(args: argparse.Namespace) -> dict:
+async def measure(port: int, args: argparse.Namespace, tool: str, recs: list[RecRequest]) -> dict:
+    """The scenario and the saturation rounds with the recommendation requests ``recs``."""
+    rec_paths = [(path, headers) for path, headers, _ in recs]
+    await saturate(port, 8, 2.0, rec_paths)  # warm-up, result unused
+    results: dict = {}
+    if args.duration > 0:
+        results["scenario"] = await scenario(port, args.users, args.duration, recs)
+        print_table(
+            f"scenario: {args.users} virtual users, {args.duration:.0f} s, pause 1 s, "
+            f"{args.workers} worker(s)",
+            results["scenario"],
+        )
+    if args.saturation_seconds > 0:
+        # Alternating short rounds, so background noise on the machine hits both alike.
+        trivial_runs, rec_runs = [], []
+        if tool == "wrk":
+            window = 5
+            rounds = max(1, round(args.saturation_seconds / window))
+            wrk_recs = [(path, token) for path, _, token in recs]
+            for _ in range(rounds):
+                trivial_runs.append(
+                    wrk_round(port, args.connections, window, [("/api/v1/ping", "")])
+                )
+                rec_runs.append(wrk_round(port, args.connections, window, wrk_recs))
+            trivial, rec_stats = merge_wrk(trivial_runs, window), merge_wrk(rec_runs, window)
+        else:
+            rounds = max(1, int(args.saturation_seconds))
+            window = args.saturation_seconds / rounds
+            for _ in range(rounds):
+                trivial_runs.append(
+                    await saturate(port, args.connections, window, [("/api/v1/ping", None)])
+                )
+                rec_runs.append(await saturate(port, args.connections, window, rec_paths))
+            trivial, rec_stats = merge(trivial_runs, window), merge(rec_runs, window)
+        round_rps = [(t["rps"], r["rps"]) for t, r in zip(trivial_runs, rec_runs, strict=True)]
+        results["saturation"] = {"trivial": trivial, "recommendations": rec_stats}
+        print_table(
+            f"saturation ({tool}): {args.connections} connections, no pauses, "
+            f"{args.workers} worker(s), {rounds} x {window:g} s rounds each",
+            results["saturation"],
+        )
+        ratio = rec_stats["rps"] / trivial["rps"] if trivial.get("rps") else 0.0
+        per_round = [r / t for t, r in round_rps if t]
+        results["saturation"]["ratio"] = ratio
+        results["saturation"]["round_ratios"] = per_round
+        print(
+            f"recommendations / trivial throughput: {ratio:.0%} overall, "
+            f"median of rounds {statistics.median(per_round):.0%} "
+            f"(min {min(per_round):.0%}, max {max(per_round):.0%})"
+        )
+    return results
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, printed beside each figure (a shared machine)."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+async def run(args: argparse.Namespace, service_token: str) -> dict:
     port = args.port or free_port()
-    users = sample_users(max(args.users, 1000))
-    tokens = tokens_for(users)
+    modes = ["distinct", "cached"] if args.users_mode == "both" else [args.users_mode]
+    requests = {mode: recommendation_requests(mode, 20_000, service_token) for mode in modes}
     server = start_server(port, args.workers, args.access_log)
     tool = args.load_tool
     if tool == "auto":
         tool = "wrk" if shutil.which("wrk") else "python"
     try:
         await wait_ready(port)
-        # Warm the pool, the prepared statements and the caches before measuring.
+        # Warm the pool and the prepared statements before measuring.
         await saturate(port, 8, 1.0, [("/api/v1/events?limit=20", None)])  # result unused
-        rec_paths = [
-            (
-                f"/api/v1/recommendations/events?user_id={u}&limit=5",
-                {"Authorization": f"Bearer {tokens[u]}"},
-            )
-            for u in users
-        ]
-        await saturate(port, 8, 2.0, rec_paths)  # result unused
         results: dict = {"port": port, "workers": args.workers, "load_tool": tool}
-        if args.duration > 0:
-            results["scenario"] = await scenario(port, args.users, args.duration, tokens)
-            print_table(
-                f"scenario: {args.users} virtual users, {args.duration:.0f} s, pause 1 s, "
-                f"{args.workers} worker(s)",
-                results["scenario"],
-            )
-        if args.saturation_seconds > 0:
-            # Alternating short rounds, so background noise on the machine hits both alike.
-            trivial_runs, rec_runs = [], []
-            if tool == "wrk":
-                window = 5
-                rounds = max(1, round(args.saturation_seconds / window))
-                wrk_recs = [
-                    (f"/api/v1/recommendations/events?user_id={u}&limit=5", tokens[u])
-                    for u in users
-                ]
-                for _ in range(rounds):
-                    trivial_runs.append(
-                        wrk_round(port, args.connections, window, [("/api/v1/ping", "")])
-                    )
-                    rec_runs.append(wrk_round(port, args.connections, window, wrk_recs))
-                trivial, recs = merge_wrk(trivial_runs, window), merge_wrk(rec_runs, window)
-            else:
-                rounds = max(1, int(args.saturation_seconds))
-                window = args.saturation_seconds / rounds
-                for _ in range(rounds):
-                    trivial_runs.append(
-                        await saturate(port, args.connections, window, [("/api/v1/ping", None)])
-                    )
-                    rec_runs.append(await saturate(port, args.connections, window, rec_paths))
-                trivial, recs = merge(trivial_runs, window), merge(rec_runs, window)
-            round_rps = [(t["rps"], r["rps"]) for t, r in zip(trivial_runs, rec_runs, strict=True)]
-            results["saturation"] = {"trivial": trivial, "recommendations": recs}
-            print_table(
-                f"saturation ({tool}): {args.connections} connections, no pauses, "
-                f"{args.workers} worker(s), {rounds} x {window:g} s rounds each",
-                results["saturation"],
-            )
-            ratio = recs["rps"] / trivial["rps"] if trivial.get("rps") else 0.0
-            per_round = [r / t for t, r in round_rps if t]
-            results["saturation"]["ratio"] = ratio
-            results["saturation"]["round_ratios"] = per_round
-            print(
-                f"recommendations / trivial throughput: {ratio:.0%} overall, "
-                f"median of rounds {statistics.median(per_round):.0%} "
-                f"(min {min(per_round):.0%}, max {max(per_round):.0%})"
-            )
+        for mode in modes:
+            print(f"\n=== users: {mode}; load average before: {load_average()}")
+            results[mode] = await measure(port, args, tool, requests[mode])
+            results[mode]["load_average_after"] = load_average()
+            print(f"load average after: {results[mode]['load_average_after']}")
         return results
     finally:
         stop_server(server)
@@ -853,8 +897,18 @@ def main(argv: list[str] | None = None) -> int:
         default=True,
         help="keep the API's JSON access log on (written to /dev/null)",
     )
+    parser.add_argument(
+        "--users-mode",
+        choices=["distinct", "cached", "both"],
+        default="distinct",
+        help="whose recommendations: any user with a service token (the headline), or 1,000 "
+        "users with their own tokens (answer-cache hits)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results to this file")
     args = parser.parse_args(argv)
+    # The uvicorn child inherits the environment, hence this token.
+    service_token = secrets.token_urlsafe(32)
+    os.environ["SERVICE_TOKEN"] = service_token
     with contextlib.ExitStack() as stack:
         if args.database == "embedded":
             url = stack.enter_context(private_database(args.pgdata))
@@ -865,10 +919,14 @@ def main(argv: list[str] | None = None) -> int:
             url = get_settings().app_database_url
             prepare_database(url, args.size, seed=args.seed_if_empty)
         # uvloop (installed with uvicorn) keeps the load generator's own CPU share small.
-        results = uvloop.run(run(args))
+        results = uvloop.run(run(args, service_token))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
-    errors = sum(s.get("errors", 0) for s in results.get("scenario", {}).values())
+    errors = sum(
+        s.get("errors", 0)
+        for mode in ("distinct", "cached")
+        for s in results.get(mode, {}).get("scenario", {}).values()
+    )
     return 1 if errors else 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -69,6 +70,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.pool = pool
         caches = [app.state.recommendation_answers, app.state.accounts]
         listener = asyncio.create_task(listen_for_changes(caches, settings.app_database_url))
+        # Everything loaded so far (the framework, the schemas, the routes) lives as long as
+        # the process: out of the collector's sight, full collections under load scan only
+        # what requests and caches create, which shortens the pauses that make up the p99.
+        gc.freeze()
         try:
             yield
         finally:

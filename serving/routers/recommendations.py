@@ -110,7 +110,14 @@ POPULAR_FOR_USER_SQL = f"""
     ORDER BY b.tier, b.rank, e.id
     LIMIT %(limit)s"""
 
-USER_EXISTS_SQL = "SELECT EXISTS (SELECT 1 FROM app.users WHERE id = %(user_id)s)"
+# A row of NULLs after the answer when the user does not exist: the first query of an answer
+# tells an unknown user (404) from one without recommendations in the same round trip.
+UNKNOWN_USER_MARK = """
+    UNION ALL
+    SELECT NULL::bigint, NULL::text, NULL::float8, NULL::text, NULL::text
+    WHERE NOT EXISTS (SELECT 1 FROM app.users WHERE id = %(user_id)s)"""
+FIRST_PERSONAL_SQL = f"({PERSONAL_RECOMMENDATIONS_SQL}) {UNKNOWN_USER_MARK}"
+FIRST_POPULAR_SQL = f"({POPULAR_FOR_USER_SQL}) {UNKNOWN_USER_MARK}"
 
 SIMILAR_EVENTS_SQL = f"""
     SELECT {EVENT_COLUMNS}, s.score::float8 AS score, s.model_version
@@ -207,9 +214,7 @@ async def recommend_events(request: Request) -> object:
     body = answers.get(key)
     if body is None:
         ticket = answers.ticket(user_id)
-        # A user's own token proves the account exists; others are looked up with the answer.
-        check_user = principal.user_id != user_id
-        body, event_ids, first_start = await _compute_answer(request, user_id, query, check_user)
+        body, event_ids, first_start = await _compute_answer(request, user_id, query)
         answers.put(
             key, ticket, user_id=user_id, body=body, event_ids=event_ids, first_start=first_start
         )
@@ -217,34 +222,32 @@ async def recommend_events(request: Request) -> object:
 
 
 async def _compute_answer(
-    request: Request, user_id: int, query: RecommendationQuery, check_user: bool
+    request: Request, user_id: int, query: RecommendationQuery
 ) -> tuple[bytes, list[int], float]:
     """The answer's JSON, the events it shows and when the first of them starts (epoch s).
 
-    With ``check_user``, an unknown user is a 404 (in the same round trip as the first query).
+    One query in the common case (a personal set long enough, its events rendered already);
+    a short personal set is topped up with popular events by a second one. An unknown user is
+    a 404.
     """
     limit, algorithm = query.limit, query.algorithm
-    params: dict[str, Any] = {"user_id": user_id, "limit": limit, "category": query.category}
-    rows: list[tuple[int, str, float, str, str]] = []
+    params: dict[str, Any] = {
+        "user_id": user_id,
+        "limit": limit,
+        "category": query.category,
+        "exclude": [],
+    }
     fragments: EventFragments = request.app.state.event_fragments
     # The hottest endpoint: the connection is taken inline rather than through a dependency.
     async with connection(request) as conn:
         cur = conn.cursor(row_factory=tuple_row)
-        if check_user:
-            exists = conn.cursor(row_factory=tuple_row)
-            async with conn.pipeline():
-                await exists.execute(USER_EXISTS_SQL, params)
-                if algorithm != "popular":
-                    await cur.execute(PERSONAL_RECOMMENDATIONS_SQL, params)
-            if not (await exists.fetchone() or (False,))[0]:
-                raise not_found("user")
-            if algorithm != "popular":
-                rows = await cur.fetchall()
-        elif algorithm != "popular":
-            await cur.execute(PERSONAL_RECOMMENDATIONS_SQL, params)
-            rows = await cur.fetchall()
-        personal = len(rows)
-        if personal < limit and algorithm != "personalized":
+        popular_only = algorithm == "popular"
+        await cur.execute(FIRST_POPULAR_SQL if popular_only else FIRST_PERSONAL_SQL, params)
+        rows: list[tuple[int, str, float, str, str]] = await cur.fetchall()
+        if rows and rows[-1][0] is None:
+            raise not_found("user")
+        personal = 0 if popular_only else len(rows)
+        if not popular_only and personal < limit and algorithm != "personalized":
             params.update(limit=limit - personal, exclude=[row[0] for row in rows])
             await cur.execute(POPULAR_FOR_USER_SQL, params)
             rows.extend(await cur.fetchall())
