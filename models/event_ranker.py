@@ -46,6 +46,7 @@ _TIE_BREAK = 1e-3
 # Training pairs kept at most (a uniform sample beyond): the weights of 15 signals settle long
 # before, and the pairs of 20 000 users would otherwise take gigabytes.
 _MAX_PAIRS = 600_000
+_NONE = np.empty(0, dtype=np.int64)
 _US_PER_DAY = 86_400_000_000
 
 
@@ -76,7 +77,9 @@ class EventRanker(Recommender):
 
     Parameters: ``horizon_days`` (the window of events a recommendation is for, and how far
     back the validation cut-off is), ``signals`` (which signals to use; default all),
-    ``negatives`` (sampled negatives per validation user, half hard, half random),
+    ``negatives`` (sampled negatives per validation user), ``hard_negatives`` (the share of
+    them taken from the top of an unweighted blend instead of uniformly: 0 by default, since
+    negatives chosen by the signals bias the weights against those very signals),
     ``max_train_users`` / ``check_share`` (validation users, and the share kept aside to
     check), ``regularization`` (inverse L2 strength of the logistic regression), ``k`` (the
     cut-off of the validation check), ``now`` (reference time; default the latest interaction).
@@ -93,6 +96,7 @@ class EventRanker(Recommender):
         horizon_days: float = 90.0,
         signals: Sequence[str] | None = None,
         negatives: int = 40,
+        hard_negatives: float = 0.0,
         max_train_users: int = 20_000,
         check_share: float = 0.3,
         regularization: float = 0.05,
@@ -103,6 +107,7 @@ class EventRanker(Recommender):
         self.horizon_days = horizon_days
         self.signals = signals
         self.negatives = negatives
+        self.hard_negatives = hard_negatives
         self.max_train_users = max_train_users
         self.check_share = check_share
         self.regularization = regularization
@@ -325,14 +330,14 @@ class EventRanker(Recommender):
     ) -> tuple[np.ndarray, np.ndarray]:
         """Signal differences (positive − negative) and their weights (each user sums to 1).
 
-        Per user at most 10 positives; negatives are half the hardest by an unweighted sum of
-        the per-user scaled signals (what a naive blend would wrongly put first) and half
-        uniformly random candidates, never an event the user had or a positive.
+        Per user at most 10 positives; negatives are uniformly random candidates (and, with
+        ``hard_negatives``, that share of the top of an unweighted sum of the per-user scaled
+        signals), never an event the user had or a positive.
         """
         names = self.signal_names_
         parts: list[np.ndarray] = []
         step = self._block_users(cands.pos.size, len(names))
-        n_hard = max(1, self.negatives // 2)
+        n_hard = round(self.hard_negatives * self.negatives)
         n_random = max(1, self.negatives - n_hard)
         capped = (
             labels.filter(pl.col("row").is_in(pl.Series(rows).implode()))
@@ -351,7 +356,7 @@ class EventRanker(Recommender):
             spread = scaled.max(axis=2, keepdims=True)
             prior = (scaled / np.where(spread > 0, spread, 1.0)).sum(axis=0)
             prior[excluded] = -np.inf
-            hard_rows, hard_cols, _ = top_k(prior, n_hard)
+            hard_rows, hard_cols, _ = top_k(prior, n_hard) if n_hard else (_NONE, _NONE, _NONE)
             rand_rows = np.repeat(np.arange(block_rows.size), n_random)
             rand_cols = rng.integers(0, cands.pos.size, rand_rows.size)
             keep = ~excluded[rand_rows, rand_cols]

@@ -76,7 +76,8 @@ def make_split(
     """Split ``interactions`` according to a named protocol.
 
     ``stratified-item`` (ratio 0.75) and ``user`` (0.75) are random per-item / per-user splits;
-    ``temporal`` and ``future-events`` cut at ``cutoff`` (default: the 80 % time quantile).
+    ``temporal`` cuts at ``cutoff`` (default: the 80 % time quantile), ``future-events`` by
+    default where its window is complete (:func:`complete_window_cutoff`).
     ``future-events`` asks the marketplace's question: the candidates are the events starting
     in ``(cutoff, cutoff + horizon_days]`` (``None``: any time after), the truth every later
     interaction with them; an event a user had before the cut-off is not theirs to discover
@@ -92,6 +93,8 @@ def make_split(
     if protocol in ("temporal", "future-events"):
         if "timestamp" not in interactions.columns:
             raise ValueError(f"protocol {protocol!r} needs a timestamp column")
+        if cutoff is None and protocol == "future-events" and horizon_days is not None:
+            cutoff = complete_window_cutoff(interactions, horizon_days)
         cutoff = cutoff or default_cutoff(interactions, ratio or 0.8)
         if protocol == "temporal":
             train, test = temporal(interactions, cutoff)
@@ -114,6 +117,17 @@ def make_split(
     raise ValueError(f"unknown protocol {protocol!r}; choose one of {PROTOCOLS}")
 
 
+def complete_window_cutoff(interactions: pl.DataFrame, horizon_days: float) -> datetime:
+    """``horizon_days`` before the latest interaction, so that every interaction with the
+    window's events is in the data (a truncated window favours the events that start first);
+    the 80 % time quantile when that would leave less than a fifth of the data to train on."""
+    latest = interactions["timestamp"].max()
+    cutoff = latest - timedelta(days=horizon_days)  # type: ignore[operator]
+    if interactions.filter(pl.col("timestamp") < pl.lit(cutoff)).height < 0.2 * interactions.height:
+        return default_cutoff(interactions, 0.8)
+    return cutoff  # type: ignore[return-value]
+
+
 def rolling_splits(
     interactions: pl.DataFrame,
     items: pl.DataFrame,
@@ -130,10 +144,7 @@ def rolling_splits(
     5 % of the interactions to train on are dropped.
     """
     interactions = prepare_interactions(interactions)
-    latest = interactions["timestamp"].max()
-    last = latest - timedelta(days=horizon_days)  # type: ignore[operator]
-    if interactions.filter(pl.col("timestamp") < pl.lit(last)).height < 0.2 * interactions.height:
-        last = default_cutoff(interactions, 0.8)
+    last = complete_window_cutoff(interactions, horizon_days)
     splits = []
     for back in range(n_cutoffs - 1, -1, -1):
         cutoff = last - timedelta(days=back * step_days)
