@@ -72,7 +72,7 @@ FROM (
     FROM app.events AS e
     JOIN marts.mart_event_popularity AS p ON p.event_id = e.id
     CROSS JOIN LATERAL (VALUES ('global', ''), ('city', coalesce(e.city, '')),
-                               ('category', e.category)) AS s (scope, scope_value)
+                               ('category', coalesce(e.category, ''))) AS s (scope, scope_value)
     WHERE e.status = 'published' AND e.starts_at > now()
 ) AS ranked
 WHERE rank <= %(k)s
