@@ -43,6 +43,7 @@ from pipelines.synthetic.world import (
     LEAD_DAYS,
     N_CATEGORIES,
     N_CITIES,
+    N_TOPICS,
     STREAM_INTERACTIONS,
     Blocks,
     event_affinity,
@@ -80,15 +81,17 @@ CONTEXTS: tuple[str, ...] = tuple(
     for pos in range(MAX_POSITION + 1)
 )
 
-REGULAR, MEMBER, DISCOVERY = range(3)
-# Journey shares by what the user has: (regular, member, discovery).
+REGULAR, MEMBER, TOPIC, DISCOVERY = range(4)
+# Journey shares by what the user has: (regular, member, topic, discovery).
 _PATH_P = {
-    "regular": (0.22, 0.52, 0.26),
-    "member": (0.0, 0.7, 0.3),
-    "none": (0.0, 0.0, 1.0),
+    "regular": (0.12, 0.4, 0.32, 0.16),
+    "member": (0.0, 0.5, 0.32, 0.18),
+    "none": (0.0, 0.0, 0.6, 0.4),
 }
 # Extra chance to click and to register, by path: people book what they came back for.
-_PATH_BOOST = np.array([0.25, 0.1, 0.0])
+_PATH_BOOST = np.array([0.25, 0.1, 0.05, 0.0])
+# How sharply users pick the best-fitting of the proposals (1: as the affinity says).
+_CHOICE_SHARPNESS = 1.2
 _PROPOSALS = 8
 _DISTANCE_KM = 200.0
 _TRAVEL_FLOOR = 0.004
@@ -164,6 +167,8 @@ class _Model:
     free: np.ndarray
     by_series: Segments
     by_organizer: Segments
+    by_topic: Segments  # keyed by topic code * cities + city: what a topic offers in a city
+    topics: np.ndarray  # (user, 2) favourite topic codes
     nearby: Blocks  # (home city, organiser): where discovery journeys go
     by_taste: Blocks  # (category * cities + home city, organiser): the same, in one category
     taste_cum: np.ndarray  # (user, category) cumulative taste
@@ -189,6 +194,8 @@ def _model(spec: GenerationSpec) -> _Model:
 
     by_series = Segments.of(events.series, weight, world.series)
     by_organizer = Segments.of(events.organizer, weight, world.organizers)
+    topic_key = (events.category * N_TOPICS + events.topic) * N_CITIES + events.city
+    by_topic = Segments.of(topic_key, weight, N_CATEGORIES * N_TOPICS * N_CITIES)
     org_mass = by_organizer.total
     nearby = distance_decay()[:, world.org_city] * org_mass[None, :]  # (home city, organiser)
     same = world.org_category[None, :] == np.arange(N_CATEGORIES)[:, None]
@@ -222,6 +229,8 @@ def _model(spec: GenerationSpec) -> _Model:
         free=events.price == 0,
         by_series=by_series,
         by_organizer=by_organizer,
+        by_topic=by_topic,
+        topics=users.topics,
         nearby=Blocks.of(nearby),
         by_taste=by_taste,
         taste_cum=np.cumsum(users.taste, axis=1) / users.taste.sum(axis=1, keepdims=True),
@@ -266,15 +275,25 @@ def _journeys(
             model.by_taste.draw(rng, block),
             model.nearby.draw(rng, home),
         )
-        rest = np.concatenate([member, discovery])
-        o = org[rest]
-        ok = model.by_organizer.total[o] > 0
-        rest, o = rest[ok], o[ok]
-        proposals = model.by_organizer.draw(rng, np.repeat(o[:, None], _PROPOSALS, axis=1))
-        uu = np.repeat(u[rest][:, None], _PROPOSALS, axis=1)
-        score = event_affinity(users, world, uu, model.series[proposals])
-        chosen = (score + rng.gumbel(0, 1.0, score.shape)).argmax(axis=1)
-        e[rest] = proposals[np.arange(rest.size), chosen]
+        # Topic: one of the user's topics, whoever runs it, in the home city.
+        topic = np.flatnonzero(path == TOPIC)
+        code = model.topics[u[topic], rng.integers(0, 2, topic.size)]
+        key = code.astype(np.int64) * N_CITIES + model.home[u[topic]]
+
+        # Proposals by popularity and time, one of them kept by the user's affinity.
+        segments = (
+            (model.by_organizer, np.concatenate([member, discovery])),
+            (model.by_topic, topic),
+        )
+        for source, rows in segments:
+            keys = org[rows] if source is model.by_organizer else key
+            ok = source.total[keys] > 0
+            rows, keys = rows[ok], keys[ok]
+            proposals = source.draw(rng, np.repeat(keys[:, None], _PROPOSALS, axis=1))
+            uu = np.repeat(u[rows][:, None], _PROPOSALS, axis=1)
+            score = _CHOICE_SHARPNESS * event_affinity(users, world, uu, model.series[proposals])
+            chosen = (score + rng.gumbel(0, 1.0, score.shape)).argmax(axis=1)
+            e[rows] = proposals[np.arange(rows.size), chosen]
 
         keep = e >= 0
         keep[keep] = model.weight[e[keep]] > 0

@@ -69,6 +69,8 @@ ONE_OFF_SHARE = 0.2
 # Shares of the landed catalogue where the feed left the field out.
 MISSING_CITY, MISSING_PRICE, MISSING_CATEGORY = 0.25, 0.3, 0.25
 MAX_MEMBERSHIPS = 5
+MAX_VENUES = 6
+_JOIN_TRIES = 4
 
 (
     _STREAM_USERS,
@@ -402,7 +404,7 @@ def world_state(spec: GenerationSpec) -> WorldState:
     # Organisers: Zipf-like sizes; each runs at least one series, the big ones many.
     n_org = max(1, min(n_series, round(m / 12)))
     rank = rng.permutation(n_org) + 1
-    size = rank**-1.8 * rng.lognormal(0, 0.3, n_org)
+    size = rank**-2.0 * rng.lognormal(0, 0.3, n_org)
     series_org = np.concatenate(
         [
             rng.permutation(n_org)[: min(n_org, n_series)],
@@ -435,30 +437,38 @@ def world_state(spec: GenerationSpec) -> WorldState:
     chosen = np.take_along_axis(pool, order, axis=1)[:, :20]
     org_tags = np.where(np.arange(20)[None, :] < n_tags[:, None], chosen, -1).astype(np.int16)
 
-    # Venues: a pool per city, shared by its organisers (hubs host many groups).
-    n_venues = max(N_CITIES, round(1.2 * n_org))
+    # Venues: a pool per city. An organiser meets at a main venue (some are hubs several
+    # organisers share) and, the bigger it is, at more venues in the same neighbourhood.
+    n_venues = max(N_CITIES, round(3 * n_org))
     venue_city = np.concatenate(
         [np.arange(N_CITIES), rng.choice(N_CITIES, n_venues - N_CITIES, p=CITY_P)]
     )
     venue_lat = CITY_LAT[venue_city] + rng.normal(0, CITY_SPREAD[0], n_venues)
     venue_lng = CITY_LNG[venue_city] + rng.normal(0, CITY_SPREAD[1], n_venues)
     venue_name = rng.integers(0, len(VENUE_NAMES) * len(VENUE_KINDS), n_venues)
-    by_city = np.argsort(venue_city, kind="stable")
-    bounds = np.searchsorted(venue_city[by_city], np.arange(N_CITIES + 1))
-    local = np.diff(bounds)[org_city]
-    slots = rng.random((n_org, 3)) ** 2  # skewed towards the first venues of a city: the hubs
-    picked = by_city[bounds[org_city][:, None] + (slots * local[:, None]).astype(np.int64)]
-    n_own = np.minimum(rng.choice([1, 2, 3], size=n_org, p=[0.45, 0.35, 0.2]), local)
-    org_venues = np.where(np.arange(3)[None, :] < n_own[:, None], picked, -1)
+    n_own = np.minimum(1 + rng.poisson(0.6 + 2.5 * size / size.max()), MAX_VENUES)
+    org_venues = np.full((n_org, MAX_VENUES), -1, dtype=np.int64)
+    for city in np.unique(org_city):
+        pool = np.flatnonzero(venue_city == city)
+        orgs = np.flatnonzero(org_city == city)
+        main = pool[(rng.random(orgs.size) ** 1.5 * pool.size).astype(np.int64)]
+        km = distance_km(
+            venue_lat[main][:, None], venue_lng[main][:, None], venue_lat[pool], venue_lng[pool]
+        )
+        near = pool[np.argsort(km, axis=1, kind="stable")[:, :MAX_VENUES]]
+        near[:, 0] = main
+        width = near.shape[1]
+        keep = np.arange(width)[None, :] < n_own[orgs][:, None]
+        org_venues[orgs, :width] = np.where(keep, near, -1)
 
     cat = org_category[series_org]
     topic_p = 1.0 / np.sqrt(np.arange(1, N_TOPICS + 1))
     series_topic = rng.choice(N_TOPICS, size=n_series, p=topic_p / topic_p.sum())
     # The organiser's main venue mostly, another of its venues sometimes, online now and then.
     own = org_venues[series_org]
-    slot = np.where(rng.random(n_series) < 0.7, 0, rng.integers(0, 3, n_series))
+    slot = (rng.random(n_series) * (own >= 0).sum(axis=1)).astype(np.int64)
+    slot = np.where(rng.random(n_series) < 0.4, 0, slot)
     venue = own[np.arange(n_series), slot]
-    venue = np.where(venue < 0, own[:, 0], venue)
     venue = np.where(rng.random(n_series) < ONLINE_SHARE, -1, venue)
     weekday = (spec.now_s // 86_400 + first_day + 3) % 7  # 1970-01-01 was a Thursday
     hour = (
@@ -567,7 +577,7 @@ def event_affinity(
     online = venue < 0
     v = np.maximum(venue, 0)
     km = distance_km(users.lat[u], users.lng[u], world.venue_lat[v], world.venue_lng[v])
-    place = np.where(online, -1.2, -np.minimum(km / 4.0, 3.0))
+    place = np.where(online, -2.0, -np.minimum(km / 1.5, 4.0))
     weekday = world.series_weekday[series] == users.weekday[u]
     hour = np.abs(world.series_minute[series] // 60 - users.hour[u]) <= 1
     return 1.8 * topic + 1.2 * taste + place + 1.4 * weekday + 0.6 * hour
@@ -592,12 +602,20 @@ def member_state(spec: GenerationSpec) -> MemberState:
     same = world.org_category[None, None, :] == np.arange(N_CATEGORIES)[:, None, None]
     by_cat = Blocks.of((weight[None, :, :] * same).reshape(N_CATEGORIES * N_CITIES, g))
     block = category * N_CITIES + users.home[:, None]
-    org = by_cat.draw(rng, block)
     # Some memberships follow size and place alone: everyone knows the big groups in town.
     by_home = Blocks.of(weight)
-    anyone = by_home.draw(rng, np.broadcast_to(users.home[:, None], block.shape))
-    broad = (by_cat.total[block] <= 0) | (rng.random(block.shape) < 0.25)
-    org = np.where(broad, anyone, org)
+    home = np.broadcast_to(users.home[:, None, None], (*block.shape, _JOIN_TRIES))
+    tried = np.where(
+        (by_cat.total[block] <= 0)[..., None] | (rng.random(home.shape) < 0.25),
+        by_home.draw(rng, home),
+        by_cat.draw(rng, np.broadcast_to(block[..., None], home.shape)),
+    )
+    # Of a few candidates, people join the one that meets nearest to where they live.
+    venue = np.maximum(world.org_venues[tried, 0], 0)
+    uu = np.broadcast_to(np.arange(n)[:, None, None], home.shape)
+    km = distance_km(users.lat[uu], users.lng[uu], world.venue_lat[venue], world.venue_lng[venue])
+    best = (-km / 1.5 + rng.gumbel(0, 1.0, km.shape)).argmax(axis=2)
+    org = np.take_along_axis(tried, best[..., None], axis=2)[..., 0]
     organizers = np.where(np.arange(MAX_MEMBERSHIPS)[None, :] < k[:, None], org, -1)
 
     # A regular series at about half of the memberships: the best of a few by affinity + luck.

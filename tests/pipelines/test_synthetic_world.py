@@ -83,14 +83,25 @@ def test_most_upcoming_events_repeat_the_title_of_an_earlier_one(events: pl.Data
     assert numbered.height > 0.2 * events.height
 
 
-def test_a_third_of_future_registrations_return_to_an_attended_series(
-    joined: pl.DataFrame, future_registrations: pl.DataFrame
-) -> None:
-    attended = joined.filter(pl.col("type") == "attend").select("user_id", "series").unique()
-    returning = future_registrations.join(
+def _returning(spec: GenerationSpec) -> pl.Series:
+    """Per future registration of ``spec``'s world: did the user attend that series before?"""
+    state = event_state(spec)
+    rows = make_interactions(spec)
+    index = rows["event_id"].to_numpy() - 1
+    rows = rows.with_columns(
+        series=pl.Series(state.series[index]), starts_s=pl.Series(state.starts_s[index])
+    )
+    future = rows.filter((pl.col("type") == "register") & (pl.col("starts_s") > spec.now_s))
+    attended = rows.filter(pl.col("type") == "attend").select("user_id", "series").unique()
+    return future.join(
         attended.with_columns(back=pl.lit(True)), on=["user_id", "series"], how="left"
     )["back"].is_not_null()
-    assert future_registrations.height > 200
+
+
+def test_a_third_of_future_registrations_return_to_an_attended_series() -> None:
+    # Pooled over three seeds: which organisers happen to be big moves it by several points.
+    returning = pl.concat([_returning(SPEC.with_seed(seed)) for seed in (1, 2, 3)])
+    assert returning.len() > 600
     assert 0.25 <= returning.mean() <= 0.45
 
 
