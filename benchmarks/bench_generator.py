@@ -16,7 +16,14 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipelines.synthetic import GenerationSpec, event_state, generate, user_state
+from pipelines.synthetic import (
+    GenerationSpec,
+    event_state,
+    generate,
+    member_state,
+    user_state,
+    world_state,
+)
 
 
 def run_once(spec: GenerationSpec) -> tuple[float, float, int]:
@@ -25,8 +32,8 @@ def run_once(spec: GenerationSpec) -> tuple[float, float, int]:
     CPU time is reported too because the machine is often shared: it shows what the generator
     itself costs when other processes stretch the wall time.
     """
-    user_state.cache_clear()
-    event_state.cache_clear()
+    for cached in (user_state, world_state, member_state, event_state):
+        cached.cache_clear()
     out = Path(tempfile.mkdtemp(prefix="bench-generator-"))
     try:
         started, cpu = time.perf_counter(), time.process_time()
