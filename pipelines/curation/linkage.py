@@ -32,6 +32,7 @@ _CELL_DEGREES = 0.2
 # Words of feed boilerplate that say nothing about which event a title names.
 _TITLE_NOISE = r"\b(?:tickets?|book now|official|sold fast|sold out|on sale now)\b"
 _DESCRIPTION_CHARS = 120
+_NO_VENUE = r"^(?:online|virtual|online event|livestream|zoom|tba|tbc)$"
 SEED = 42
 
 # How a copy of an event in another feed compares with the original, level by level (exact or
@@ -39,10 +40,10 @@ SEED = 42
 # the model. They describe feeds, not a batch, so they are set here rather than fitted per
 # batch; the u probabilities (how often unrelated listings agree) are what each batch measures.
 M_PROBABILITIES: dict[str, list[float]] = {
-    "title_norm": [0.55, 0.2, 0.17, 0.05, 0.03],
+    "title_norm": [0.55, 0.35, 0.07, 0.03],
     "description_norm": [0.7, 0.15, 0.1, 0.05],
     "organizer": [0.7, 0.3],
-    "venue_norm": [0.75, 0.1, 0.1, 0.05],
+    "venue_norm": [0.8, 0.1, 0.05, 0.05],
     "start_s": [0.7, 0.3],
     "distance": [0.3, 0.6, 0.07, 0.03],
 }
@@ -94,8 +95,10 @@ def normalise_title(title: pl.Expr) -> pl.Expr:
 
 
 def normalise_venue(venue: pl.Expr) -> pl.Expr:
-    """A venue name without a leading article."""
-    return normalise_text(venue).str.replace(r"^the ", "")
+    """A venue name without a leading article; null for an online event, which has no venue
+    (two webinars are not alike for both being "Online")."""
+    name = normalise_text(venue).str.replace(r"^the ", "")
+    return pl.when(name.str.contains(_NO_VENUE)).then(None).otherwise(name)
 
 
 def linkage_features(listings: pl.DataFrame) -> pl.DataFrame:
@@ -148,6 +151,43 @@ _START_GAP = "abs(l.start_s - r.start_s)"
 SAME_START_OR_HOUR_OFF = f"({_START_GAP} <= 900 or {_START_GAP} between 2700 and 4500)"
 
 
+def _name_comparison(column: str, *, same_numbers: bool) -> object:
+    """A name compared as a typo would change it, then word by word: exact; at most two edits;
+    at least 60 % of the words shared (Jaccard); else.
+
+    Jaro-Winkler is not used: it rewards a common prefix, and titles and venue names share
+    theirs ("Berlin Cycling Open" and "Berlin Running Club"; "Lighthouse Studio" and
+    "Lighthouse Loft"). With ``same_numbers`` the numbers in both must be the same for any level
+    but "else": "#41" and "#42" are two instances of a series, never a typo.
+    """
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    left, right = f"{column}_l", f"{column}_r"
+    numbers = (
+        f" and regexp_replace({left}, '[^0-9]', '', 'g')"
+        f" = regexp_replace({right}, '[^0-9]', '', 'g')"
+        if same_numbers
+        else ""
+    )
+    words_l, words_r = f"string_split({left}, ' ')", f"string_split({right}, ' ')"
+    jaccard = (
+        f"len(list_intersect(list_distinct({words_l}), list_distinct({words_r})))"
+        f" / len(list_distinct(list_concat({words_l}, {words_r})))"
+    )
+    return cl.CustomComparison(
+        output_column_name=column,
+        comparison_description=f"{column}: exact, a typo, most words shared, or different",
+        comparison_levels=[
+            cll.NullLevel(column),
+            cll.ExactMatchLevel(column),
+            cll.CustomLevel(f"damerau_levenshtein({left}, {right}) <= 2{numbers}", "a typo"),
+            cll.CustomLevel(f"{jaccard} >= 0.6{numbers}", "most words shared"),
+            cll.ElseLevel(),
+        ],
+    )
+
+
 def _settings() -> object:
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
@@ -173,14 +213,18 @@ def _settings() -> object:
             for place in BLOCKING_KEYS
         ],
         comparisons=[
-            cl.JaroWinklerAtThresholds("title_norm", [0.97, 0.9, 0.8]).configure(
+            _name_comparison("title_norm", same_numbers=True).configure(
                 m_probabilities=M_PROBABILITIES["title_norm"]
             ),
             cl.JaroWinklerAtThresholds("description_norm", [0.95, 0.85]).configure(
                 m_probabilities=M_PROBABILITIES["description_norm"]
             ),
-            cl.ExactMatch("organizer").configure(m_probabilities=M_PROBABILITIES["organizer"]),
-            cl.JaroWinklerAtThresholds("venue_norm", [0.95, 0.85]).configure(
+            # A big organiser's name agrees on many unrelated pairs: weigh agreement by how
+            # rare the value is (term-frequency adjustment), not by how rare agreement is.
+            cl.ExactMatch("organizer").configure(
+                m_probabilities=M_PROBABILITIES["organizer"], term_frequency_adjustments=True
+            ),
+            _name_comparison("venue_norm", same_numbers=False).configure(
                 m_probabilities=M_PROBABILITIES["venue_norm"]
             ),
             start_time.configure(m_probabilities=M_PROBABILITIES["start_s"]),

@@ -75,8 +75,9 @@ def test_titles_lose_what_feeds_add(title: str, expected: str) -> None:
     assert normalised == expected
 
 
-def test_venue_names_lose_a_leading_article() -> None:
+def test_venue_names_lose_a_leading_article_and_online_is_no_venue() -> None:
     assert pl.select(linkage.normalise_venue(pl.lit("The Old Hall"))).item() == "old hall"
+    assert pl.select(linkage.normalise_venue(pl.lit("Online"))).item() is None
 
 
 def test_starts_an_hour_apart_always_share_a_window() -> None:
@@ -199,6 +200,24 @@ def test_splink_merges_a_cross_feed_copy_and_keeps_look_alikes_apart() -> None:
         {**original, "event_id": 4, "starts_at": T0 + timedelta(hours=3)},
         # Another event at the same time on the other side of town.
         listing(5, title="Berlin Go Meetup", venue_name="Tower Loft", lat=52.48, lng=13.31),
+        # The same organiser's other event at the same time, at the venue next door.
+        listing(
+            6,
+            title="Berlin Rust Workshop: Traits",
+            venue_name="Factory Loft",
+            lat=52.5213,
+            organizer_id=1,
+        ),
+        # Two webinars of one organiser at the same time: "Online" is no venue.
+        listing(7, title="Python Webinar: Typing", venue_name="Online", lat=None, lng=None),
+        listing(
+            8,
+            title="Python Webinar: Packaging",
+            venue_name="Online",
+            lat=None,
+            lng=None,
+            organizer_id=7,
+        ),
         *_city_events(60),
     ]
     result = linkage.link_listings(frame(rows))
@@ -206,7 +225,7 @@ def test_splink_merges_a_cross_feed_copy_and_keeps_look_alikes_apart() -> None:
     assert clusters[1] == clusters[2] == 1
     assert clusters[3] == 3
     assert clusters[4] == 4
-    assert clusters[5] == 5
+    assert [clusters[i] for i in (5, 6, 7, 8)] == [5, 6, 7, 8]
     assert result.clusters.filter(pl.col("cluster_size") > 1).height == 2
     assert result.candidate_pairs >= 1
 
