@@ -617,6 +617,13 @@ def seed_serving_state(url: str, size: str = "medium") -> None:
             " events_scored) VALUES ('bench-1', 'bench', %s, %s)",
             (users, events),
         )
+        # The load ran with triggers off: the places taken per event are counted once here.
+        conn.execute(
+            """INSERT INTO app.event_places (event_id, taken)
+               SELECT event_id, count(*) FROM app.registrations
+               WHERE status IN ('confirmed', 'attended') GROUP BY event_id
+               ON CONFLICT (event_id) DO UPDATE SET taken = EXCLUDED.taken"""
+        )
         for table in ("app.users", "app.events", "app.registrations"):
             conn.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"

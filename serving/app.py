@@ -11,13 +11,16 @@ import asyncio
 import contextlib
 import gc
 import hmac
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import psycopg
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from psycopg_pool import PoolTimeout
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -48,9 +51,22 @@ from serving.routers import (
 from serving.security import bearer_token, secret_problems
 from serving.throttle import LoginThrottle, parse_networks
 
+log = logging.getLogger("serving.app")
+
 API_TITLE = "Events Platform API"
 # The largest legitimate body is a batch of 1000 interactions with small contexts.
 MAX_BODY_BYTES = 4 * 1024 * 1024
+
+
+async def _warm_fragments(app: FastAPI) -> None:
+    """Render the recommendable events once the database answers (in the background: the API
+    serves meanwhile, and a failure only leaves the cache cold)."""
+    try:
+        async with app.state.pool.connection() as conn:
+            count = await app.state.event_fragments.warm(conn)
+        log.info("rendered %d recommendable events", count)
+    except (psycopg.Error, PoolTimeout) as error:
+        log.warning("events not rendered ahead: %s", error)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -70,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.pool = pool
         caches = [app.state.recommendation_answers, app.state.accounts]
         listener = asyncio.create_task(listen_for_changes(caches, settings.app_database_url))
+        warming = asyncio.create_task(_warm_fragments(app))
         # Everything loaded so far (the framework, the schemas, the routes) lives as long as
         # the process: out of the collector's sight, full collections under load scan only
         # what requests and caches create, which shortens the pauses that make up the p99.
@@ -77,9 +94,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+            for task in (warming, listener):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await pool.close()
 
     app = FastAPI(

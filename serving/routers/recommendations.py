@@ -47,12 +47,13 @@ router = APIRouter(
 )
 
 # Conditions an event must still meet when it is shown; ``e`` is the event, ``%(user_id)s`` the
-# user. Full: the confirmed registrations reach the capacity (index-only count per candidate).
+# user. Full: the places taken (kept per event by the triggers of migration 0015) reach the
+# capacity.
 RECOMMENDABLE = """
     e.status = 'published' AND e.starts_at > now()
     AND (%(category)s::text IS NULL OR e.category = %(category)s)
-    AND e.capacity > (SELECT count(*) FROM app.registrations c
-                      WHERE c.event_id = e.id AND c.status IN ('confirmed', 'attended'))
+    AND e.capacity > coalesce((SELECT p.taken FROM app.event_places p
+                               WHERE p.event_id = e.id), 0)
     AND NOT EXISTS (SELECT 1 FROM app.registrations g
                     WHERE g.user_id = %(user_id)s AND g.event_id = e.id
                       AND g.status <> 'cancelled')
