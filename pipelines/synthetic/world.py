@@ -184,6 +184,7 @@ class UserState:
     lat: np.ndarray
     lng: np.ndarray
     taste: np.ndarray
+    taste_ratio: np.ndarray  # taste / the user's top taste: 1 for their favourite category
     topics: np.ndarray
     favorite_tags: np.ndarray
     weekday: np.ndarray
@@ -225,8 +226,20 @@ def user_state(spec: GenerationSpec) -> UserState:
     role = rng.choice(3, size=n, p=[0.9, 0.08, 0.02]).astype(np.int8)
     days_before = rng.uniform(1, 3 * 365, n)
     created_s = (spec.window_start_s - days_before * 86_400).astype(np.int64)
+    taste_ratio = taste / taste.max(axis=1, keepdims=True)
     state = UserState(
-        home, lat, lng, taste, topics, favorite_tags, weekday, hour, activity, role, created_s
+        home,
+        lat,
+        lng,
+        taste,
+        taste_ratio,
+        topics,
+        favorite_tags,
+        weekday,
+        hour,
+        activity,
+        role,
+        created_s,
     )
     _freeze(state)
     return state
@@ -340,6 +353,13 @@ class WorldState:
     series_hook: np.ndarray
     series_capacity: np.ndarray
     series_popularity: np.ndarray
+    # Per series, looked up together on every journey: category, hour, venue coordinates (0 when
+    # online) and the kilometres per degree of longitude there.
+    series_category: np.ndarray
+    series_hour: np.ndarray
+    series_lat: np.ndarray
+    series_lng: np.ndarray
+    series_km_per_lng: np.ndarray
 
     @property
     def organizers(self) -> int:
@@ -516,6 +536,11 @@ def world_state(spec: GenerationSpec) -> WorldState:
         series_hook=hook,
         series_capacity=capacity,
         series_popularity=popularity * size[series_org] ** 0.7,
+        series_category=cat,
+        series_hour=minute // 60,
+        series_lat=np.where(venue < 0, 0.0, venue_lat[np.maximum(venue, 0)]),
+        series_lng=np.where(venue < 0, 0.0, venue_lng[np.maximum(venue, 0)]),
+        series_km_per_lng=111.32 * np.cos(np.radians(venue_lat[np.maximum(venue, 0)])),
     )
     _freeze(state)
     return state
@@ -569,17 +594,16 @@ def event_affinity(
     Topic (what the title is about), category taste, distance from home to the venue and the
     usual weekday and hour: the reasons people pick one of an organiser's events over another.
     """
-    cat = world.org_category[world.series_org[series]]
+    cat = world.series_category[series]
     code = cat * N_TOPICS + world.series_topic[series]
     topic = (users.topics[u] == code[..., None]).any(axis=-1)
-    taste = users.taste[u, cat] / users.taste.max(axis=1)[u]
-    venue = world.series_venue[series]
-    online = venue < 0
-    v = np.maximum(venue, 0)
-    km = distance_km(users.lat[u], users.lng[u], world.venue_lat[v], world.venue_lng[v])
-    place = np.where(online, -2.0, -np.minimum(km / 1.5, 4.0))
+    taste = users.taste_ratio[u, cat]
+    dy = (users.lat[u] - world.series_lat[series]) * 110.57
+    dx = (users.lng[u] - world.series_lng[series]) * world.series_km_per_lng[series]
+    km = np.sqrt(dx * dx + dy * dy)
+    place = np.where(world.series_venue[series] < 0, -2.0, -np.minimum(km / 1.5, 4.0))
     weekday = world.series_weekday[series] == users.weekday[u]
-    hour = np.abs(world.series_minute[series] // 60 - users.hour[u]) <= 1
+    hour = np.abs(world.series_hour[series] - users.hour[u]) <= 1
     return 1.8 * topic + 1.2 * taste + place + 1.4 * weekday + 0.6 * hour
 
 
