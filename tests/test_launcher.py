@@ -224,3 +224,16 @@ def test_a_signal_while_serving_stops_everything(
         launcher.wait_for(moment, timeout=900)
     launcher.signal(signum, times)
     _assert_all_stopped(launcher)
+
+
+def test_partitions_start_on_the_first_landed_day_unless_configured() -> None:
+    from datetime import date
+
+    from core.launcher import partition_start
+    from core.settings import Settings
+
+    days = [date(2026, 3, 2), date(2026, 3, 3)]
+    assert partition_start(Settings(), days) == {"INTERACTIONS_START_DATE": "2026-03-02"}
+    assert partition_start(Settings(), []) == {}
+    configured = Settings(interactions_start_date=date(2026, 1, 1))
+    assert partition_start(configured, days) == {}

@@ -136,3 +136,25 @@ def test_a_failed_run_is_recorded_in_the_failure_log(tmp_path: Path) -> None:
     assert record["job"] == result.dagster_run.job_name
     assert [s["step"] for s in record["failed_steps"]] == ["broken"]
     assert "the feed is unreadable" in record["failed_steps"][0]["error"]
+
+
+def test_partitions_start_on_the_configured_day() -> None:
+    import subprocess
+    import sys
+
+    from core.settings import REPO_ROOT
+
+    first = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from pipelines.ingest.assets import interaction_partitions as p; "
+            "print(p.get_first_partition_key())",
+        ],
+        cwd=REPO_ROOT,
+        env={**os.environ, "INTERACTIONS_START_DATE": "2026-02-03"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert first.stdout.strip() == "2026-02-03"
