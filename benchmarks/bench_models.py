@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from models.experiment import fit_final, run_experiment  # noqa: E402
 from models.io import read_interactions  # noqa: E402
 from models.matrix import to_utc  # noqa: E402
-from models.registry import make_model  # noqa: E402
+from models.registry import MODEL_REGISTRY, make_model  # noqa: E402
 from models.splitters import default_cutoff  # noqa: E402
 
 # A fixed clock, so a given size and seed is the same world on any day.
@@ -56,7 +56,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--string-ids", action="store_true", help="alphanumeric ids, as partners")
     parser.add_argument("--interactions-file", help="read interactions instead of generating")
     parser.add_argument("--protocol", default=None, help="default: future-events (synthetic)")
-    parser.add_argument("--models", default="popularity,item_knn,ease,als,content,hybrid")
+    parser.add_argument(
+        "--models",
+        default=",".join(MODEL_REGISTRY),
+        help="comma-separated (default: every model and reference, as the training job)",
+    )
     parser.add_argument("--k", type=int, default=10, help="evaluation cut-off")
     parser.add_argument("--score-k", type=int, default=50, help="recommendations per user")
     parser.add_argument("--repeats", type=int, default=1)

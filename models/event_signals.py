@@ -39,6 +39,8 @@ SIGNALS = (
     "organizer_share",
     "organizer_count",
     "series_count",
+    "series_recency",
+    "organizer_recency",
     "venue_share",
     "category_share",
     "proximity",
@@ -60,6 +62,8 @@ _UNKNOWN_KM = 100.0
 # that organiser's boilerplate: it cannot tell its events apart.
 _BOILERPLATE_SHARE = 0.6
 _BOILERPLATE_MIN_EVENTS = 4
+# How fast returning fades: a series or organiser last attended this many days ago counts 1/e.
+_RECENCY_DAYS = 60.0
 # Smoothing of a user's weekly slot habit towards the catalogue's, in pseudo-events.
 _SLOT_PRIOR = 3.0
 _US_PER_DAY = 86_400_000_000
@@ -315,6 +319,8 @@ class History:
     events: np.ndarray  # distinct past events per user
     by_organizer: sp.csr_matrix
     by_series: sp.csr_matrix
+    last_organizer: sp.csr_matrix  # start (days since epoch) of the latest past event there
+    last_series: sp.csr_matrix
     by_venue: sp.csr_matrix
     by_category: sp.csr_matrix
     slot_lift: np.ndarray  # (users + 1) × N_SLOTS float32
@@ -372,6 +378,8 @@ def build_history(
         events=events,
         by_organizer=by(catalogue.organizer, catalogue.n_organizers),
         by_series=by(catalogue.series, catalogue.n_series),
+        last_organizer=_latest(seen, catalogue.organizer, catalogue.n_organizers, catalogue),
+        last_series=_latest(seen, catalogue.series, catalogue.n_series, catalogue),
         by_venue=by(catalogue.venue, catalogue.n_venues),
         by_category=by(catalogue.category, catalogue.n_categories),
         slot_lift=slot_lift,
@@ -381,6 +389,23 @@ def build_history(
         interest_profile=_interest_profiles(users, user_ids, catalogue),
         item_users=item_users,
         organizer_users=organizer_users,
+    )
+
+
+def _latest(seen: sp.csr_matrix, codes: np.ndarray, n: int, catalogue: Catalogue) -> sp.csr_matrix:
+    """Users × levels: start day (days since epoch) of the latest past event at each level."""
+    coo = seen.tocoo()
+    level = codes[coo.col]
+    starts = catalogue.starts_us[coo.col]
+    keep = (level >= 0) & (starts != _UNKNOWN_START)
+    frame = (
+        pl.DataFrame({"u": coo.row[keep], "l": level[keep], "d": starts[keep] / _US_PER_DAY})
+        .group_by("u", "l")
+        .agg(pl.col("d").max())
+    )
+    return sp.csr_matrix(
+        (frame["d"].to_numpy(), (frame["u"].to_numpy(), frame["l"].to_numpy())),
+        shape=(seen.shape[0], max(n, 0)),
     )
 
 
@@ -449,6 +474,7 @@ class Candidates:
     xyz: np.ndarray
     text: sp.csr_matrix
     topics: sp.csr_matrix
+    now_days: float
     popularity: np.ndarray
     popularity_rate: np.ndarray
     organizer_popularity: np.ndarray
@@ -482,6 +508,7 @@ def candidates_for(
         xyz=catalogue.xyz[pos],
         text=sp.csr_matrix(catalogue.text[pos]),
         topics=sp.csr_matrix(catalogue.topics[pos]),
+        now_days=now_us / _US_PER_DAY,
         popularity=np.log1p(users).astype(np.float32),
         popularity_rate=np.log1p(users / np.maximum(age_days, 1.0)).astype(np.float32),
         organizer_popularity=np.log1p(org_users).astype(np.float32),
@@ -504,6 +531,16 @@ def signal_block(
         if name == "organizer_count":
             return np.log1p(counts, dtype=np.float32)
         return (counts / np.maximum(history.events[rows], 1.0)[:, None]).astype(np.float32)
+    if name in ("series_recency", "organizer_recency"):
+        latest, hot = (
+            (history.last_series, cands.series)
+            if name == "series_recency"
+            else (history.last_organizer, cands.organizer)
+        )
+        day = (latest[rows] @ hot).toarray()
+        return np.where(
+            day > 0, np.exp(-np.clip(cands.now_days - day, 0.0, None) / _RECENCY_DAYS), 0.0
+        ).astype(np.float32)
     if name == "series_count":
         return np.log1p((history.by_series[rows] @ cands.series).toarray(), dtype=np.float32)
     if name == "venue_share":
