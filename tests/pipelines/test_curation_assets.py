@@ -195,3 +195,29 @@ def test_canonical_ids_are_stable_when_the_batch_is_curated_again(
     with psycopg.connect(database_url) as conn:
         after = _frame(conn, "SELECT event_id, canonical_id FROM curation.listing_clusters")
     assert after.sort("event_id").equals(before.sort("event_id"))
+
+
+def test_dbt_reads_the_curation_as_a_source(curated, database_url: str, tmp_path) -> None:
+    from pipelines.transform.project import run_dbt
+
+    planted, _ = curated
+    run_dbt(
+        [
+            "build",
+            "--select",
+            "source:curation stg_curation__listings",
+            "--target-path",
+            str(tmp_path),
+        ]
+    )
+    with psycopg.connect(database_url) as conn:
+        staged = _frame(conn, "SELECT * FROM staging.stg_curation__listings")
+        clusters = _frame(conn, "SELECT event_id, canonical_id FROM curation.listing_clusters")
+    assert staged.height == planted.listings.height
+    assert staged["category"].null_count() == 0
+    joined = staged.join(clusters, on="event_id", suffix="_curated")
+    assert (joined["canonical_id"] == joined["canonical_id_curated"]).all()
+    past = planted.truth.filter(pl.col("flags").list.contains("start_in_past"))["event_id"]
+    flagged = staged.filter(pl.col("event_id").is_in(past.implode()))
+    assert flagged["low_quality"].all()
+    assert flagged["quality_flags"].list.contains("start_in_past").all()
