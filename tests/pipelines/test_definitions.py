@@ -73,3 +73,19 @@ def test_quality_checks_guarding_the_marts_are_blocking(defs: dg.Definitions) ->
         "feedback_suite",
     }
     assert all(spec.blocking for spec in checks.values())
+
+
+def test_every_load_carries_a_blocking_quarantine_rate_check(defs: dg.Definitions) -> None:
+    checks = {
+        spec.asset_key.to_user_string(): spec
+        for assets in defs.resolve_asset_graph().assets_defs
+        for spec in assets.check_specs
+        if spec.name == "quarantine_rate"
+    }
+    assert set(checks) == {"raw/users", "raw/events", "raw/interactions"}
+    assert all(spec.blocking for spec in checks.values())
+
+
+def test_failed_runs_are_recorded_by_default(defs: dg.Definitions) -> None:
+    sensors = {s.name: s for s in defs.sensors or []}
+    assert sensors["run_failure_recorder"].default_status == dg.DefaultSensorStatus.RUNNING
