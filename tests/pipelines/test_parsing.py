@@ -181,7 +181,7 @@ def test_bad_lines_in_large_files_cost_only_themselves(tmp_path: Path, monkeypat
     monkeypatch.setattr(parsing, "_LEAF_BYTES", 1 << 10)
     rng = random.Random(5)
     lines = [_line(f"id{i}", user=1 + i % 3) for i in range(3000)]
-    for line in rng.sample(EDGE_LINES, 20):
+    for line in rng.sample(EDGE_LINES + [line for line, _ in REFUSED_LINES], 30):
         lines.insert(rng.randrange(len(lines)), line)
     path = tmp_path / "big.jsonl"
     path.write_bytes("\r\n".join(lines[:1500]).encode() + b"\n" + "\n".join(lines[1500:]).encode())
