@@ -1,15 +1,18 @@
 """Entity resolution of listings: which listings, across feeds, are the same real event.
 
 Splink (Fellegi-Sunter probabilistic linkage) runs on an in-process DuckDB. Candidate pairs come
-from blocking on when and where: the start within the same six-hour window (two grids offset by
-three hours, so that any two starts up to three hours apart share a window) and the same city or
-the same ~20 km cell. Each pair is then compared on title, description, organiser, venue, start
-time and coordinates; the model's m and u probabilities are estimated on the batch itself (u by
-random sampling, m by expectation maximisation), except the start-time comparison's, which are
-fixed from what is known of feeds: a copy of an event starts at the same time, or a whole hour
-off after a time-zone mistake, and never two or three hours off. That fixed knowledge is what
-keeps a later session of the same event (same title, same venue) apart, where an unsupervised
-fit would merge it. A series' next week's instance is seven days away: blocking never pairs it.
+from blocking on when and where. When: the start within the same six-hour window (two grids
+three hours apart, so that any two starts up to three hours apart share one), and the two
+starts the same or a whole hour apart, as after a feed's time-zone mistake; a later session of
+the same event, or a series' next week, is never paired. Where: the same city or ~20 km cell, or,
+for listings a feed gave no place, the same organiser or title word (:data:`BLOCKING_KEYS`).
+
+Each pair is compared on title, description, organiser, venue, start and coordinates. The m
+probabilities (how a copy compares with its original) are set from what is known of feeds
+(:data:`M_PROBABILITIES`); the u probabilities (how often unrelated listings agree) and the prior
+match rate are measured on each batch. Expectation maximisation is not used: on the small
+planted catalogue a level unseen among the matches gets m = 0 and the fit fails outright, and
+fixed m keep the model the same, and explainable, from one batch to the next.
 
 Pairs at or above :data:`MATCH_PROBABILITY` are clustered into connected components; each
 cluster is one canonical event whose id is the id of its earliest-created listing (ties: the
@@ -239,8 +242,8 @@ def _settings() -> object:
 def link_listings(listings: pl.DataFrame, *, report_floor: float = 0.5) -> Linkage:
     """Link a batch of listings (columns :data:`LINKAGE_COLUMNS`) into canonical events.
 
-    Deterministic for a given batch: u is sampled with a fixed seed and EM starts from fixed
-    values. A batch too small to train on (fewer than two listings) comes back unlinked.
+    Deterministic for a given batch (u is sampled with a fixed seed). A batch of fewer than two
+    listings comes back unlinked.
     """
     features = linkage_features(listings)
     if features.height < 2:
@@ -249,7 +252,8 @@ def link_listings(listings: pl.DataFrame, *, report_floor: float = 0.5) -> Linka
 
     db_api = DuckDBAPI()
     table = db_api.register(features.to_arrow(), dataset_display_name="listings")
-    linker = Linker(table, _settings(), log_level=logging.WARNING)
+    # Splink warns of every level a small batch never shows; nothing an operator could act on.
+    linker = Linker(table, _settings(), log_level=logging.ERROR)
     candidates = _count_candidates(linker)
     training = linker.training
     training.estimate_probability_two_random_records_match(
