@@ -59,9 +59,10 @@ class ParsedBatch:
     unknown_columns: tuple[str, ...]
 
 
+_SEPARATOR = b"\x1f"
 _LINES_OPTIONS = {
     "has_header": False,
-    "separator": "\x1f",
+    "separator": _SEPARATOR.decode(),
     "quote_char": None,
     "new_columns": [RAW],
     "encoding": "utf8-lossy",
@@ -72,20 +73,26 @@ _LINES_OPTIONS = {
 def read_lines(paths: Sequence[Path]) -> pl.DataFrame:
     """Read JSON Lines files as one text column per line, with 1-based line numbers per file.
 
-    All files are read in one multi-threaded scan. Invalid UTF-8 is replaced (and later rejected
-    by its replacement character) rather than failing the read, so the other lines still load.
+    Invalid UTF-8 is replaced (and later rejected by its replacement character) rather than
+    failing the read, so the other lines still load.
     """
-    if not paths:
-        return pl.DataFrame(schema={RAW: pl.String, LINE: pl.Int64, SOURCE_FILE: pl.String})
-    frame = pl.scan_csv([str(p) for p in paths], include_file_paths=SOURCE_FILE, **_LINES_OPTIONS)
-    line = pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over(SOURCE_FILE)
-    return frame.with_columns(line.alias(LINE)).collect()
+    frames = [_block_lines(path.read_bytes(), 1, str(path)) for path in paths]
+    if not frames:
+        return pl.DataFrame(schema={RAW: pl.String, SOURCE_FILE: pl.String, LINE: pl.Int64})
+    return pl.concat(frames)
 
 
 def _block_lines(block: bytes, first_line: int, source: str) -> pl.DataFrame:
-    """The lines of a block of a file as ``read_lines`` reads them, numbered from ``first_line``."""
+    """The lines of a block of a file, numbered from ``first_line``.
+
+    Lines are split by a CSV reader whose separator is the unit-separator byte, which no valid
+    line holds; a corrupted line that does would split into fields and fail the whole read, so
+    the byte is read as a replacement character instead (and the line rejected for it).
+    """
     if not block:
         return pl.DataFrame(schema={RAW: pl.String, SOURCE_FILE: pl.String, LINE: pl.Int64})
+    if _SEPARATOR in block:
+        block = block.replace(_SEPARATOR, _REPLACEMENT_BYTES)
     lines = pl.read_csv(io.BytesIO(block), **_LINES_OPTIONS)
     return lines.with_columns(
         pl.lit(source).alias(SOURCE_FILE),

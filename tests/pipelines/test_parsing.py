@@ -302,6 +302,8 @@ REFUSED_LINES = [
         _interaction(interaction_id="t2", timestamp=1767225600),
         "timestamp is not an ISO-8601 timestamp with offset: '1767225600'",
     ),
+    # A raw unit separator cannot be split as a line of its own: read as a replacement character.
+    (_interaction(interaction_id="u1").replace('"web"', '"w\x1feb"'), "invalid UTF-8"),
     # Loaded: escapes and control characters inside the context are written out again exactly.
     (
         _interaction(
@@ -327,7 +329,7 @@ def test_values_postgresql_would_refuse_are_quarantined_with_reasons(tmp_path: P
     assert fast.good["interaction_id"].to_list() == ["ok1", "ok2", "ok3"]
     context = json.loads(fast.good["context"][1])
     assert context == {"q": 'say "hi" \\ \n\t\u00e9', "n": 12345678901234567890}
-    assert fast.good.height + fast.rejected.height + fast.duplicates == fast.rows_read == 24
+    assert fast.good.height + fast.rejected.height + fast.duplicates == fast.rows_read == 25
 
 
 EVENTS_HEADER = (
