@@ -358,8 +358,11 @@ def test_interaction_files_parse_with_contract_fields(landing: Path) -> None:
 
 def test_users_favour_their_top_hidden_category(interactions: pl.DataFrame) -> None:
     top = user_state(SPEC).taste.argmax(axis=1)[interactions["user_id"].to_numpy() - 1]
-    category = event_state(SPEC).category[interactions["event_id"].to_numpy() - 1]
-    assert (top == category).mean() > 2 / len(CATEGORY_NAMES)  # uniform would be 1/12
+    category = event_state(SPEC).category
+    rng = np.random.default_rng(0)
+    baseline = (top == category[rng.integers(0, SPEC.events, top.size)]).mean()
+    # A dozen organisers offer few categories near anyone; bigger worlds reach 3x the baseline.
+    assert (top == category[interactions["event_id"].to_numpy() - 1]).mean() > 1.25 * baseline
 
 
 def test_users_stay_mostly_near_home(interactions: pl.DataFrame) -> None:

@@ -37,8 +37,6 @@ from core.contracts import INTERACTION_SOURCES, INTERACTION_TYPES
 from pipelines.synthetic.spec import GenerationSpec
 from pipelines.synthetic.world import (
     CANCELLED,
-    CITY_LAT,
-    CITY_LNG,
     DRAFT,
     LEAD_DAYS,
     N_CATEGORIES,
@@ -46,6 +44,7 @@ from pipelines.synthetic.world import (
     N_TOPICS,
     STREAM_INTERACTIONS,
     Blocks,
+    distance_decay,
     event_affinity,
     event_state,
     member_state,
@@ -93,20 +92,7 @@ _PATH_BOOST = np.array([0.25, 0.1, 0.05, 0.0])
 # How sharply users pick the best-fitting of the proposals (1: as the affinity says).
 _CHOICE_SHARPNESS = 1.2
 _PROPOSALS = 8
-_DISTANCE_KM = 200.0
-_TRAVEL_FLOOR = 0.004
 _SECONDS_PER_DAY = 86_400
-
-
-def distance_decay() -> np.ndarray:
-    """(home city, event city) weights: 1 at home, fading with great-circle distance, with a
-    small floor for travellers so far cities are rare but possible."""
-    lat, lng = np.radians(CITY_LAT), np.radians(CITY_LNG)
-    dlat = lat[:, None] - lat[None, :]
-    dlng = lng[:, None] - lng[None, :]
-    a = np.sin(dlat / 2) ** 2 + np.cos(lat[:, None]) * np.cos(lat[None, :]) * np.sin(dlng / 2) ** 2
-    km = 2 * 6371.0 * np.arcsin(np.sqrt(a))
-    return 0.3 * np.exp(-km / _DISTANCE_KM) * (km > 0) + (km == 0) + _TRAVEL_FLOOR
 
 
 @dataclass(frozen=True)

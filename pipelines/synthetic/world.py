@@ -123,6 +123,21 @@ def distance_km(
     return np.sqrt(dx * dx + dy * dy)
 
 
+_DISTANCE_KM = 200.0
+_TRAVEL_FLOOR = 0.004
+
+
+def distance_decay() -> np.ndarray:
+    """(home city, event city) weights: 1 at home, fading with great-circle distance, with a
+    small floor for travellers so far cities are rare but possible."""
+    lat, lng = np.radians(CITY_LAT), np.radians(CITY_LNG)
+    dlat = lat[:, None] - lat[None, :]
+    dlng = lng[:, None] - lng[None, :]
+    a = np.sin(dlat / 2) ** 2 + np.cos(lat[:, None]) * np.cos(lat[None, :]) * np.sin(dlng / 2) ** 2
+    km = 2 * 6371.0 * np.arcsin(np.sqrt(a))
+    return 0.3 * np.exp(-km / _DISTANCE_KM) * (km > 0) + (km == 0) + _TRAVEL_FLOOR
+
+
 def tag_lists(tags: np.ndarray) -> pl.Series:
     """A (rows, slots) matrix of tag indices, -1 padded, as a list-of-names column."""
     names = pl.Series(list(ALL_TAGS), dtype=pl.String)
@@ -158,13 +173,9 @@ def alnum_ids(prefix: str, ids: np.ndarray) -> pl.Series:
         value //= 36
     head = np.frombuffer(prefix.encode(), np.uint8)
     rows = np.concatenate([np.broadcast_to(head, (digits.shape[0], head.size)), digits], axis=1)
-    return pl.Series([bytes(r).decode() for r in rows] if rows.shape[0] < 64 else _strings(rows))
-
-
-def _strings(rows: np.ndarray) -> list[str]:
     width = rows.shape[1]
-    blob = np.ascontiguousarray(rows).tobytes().decode()
-    return [blob[i : i + width] for i in range(0, len(blob), width)]
+    text = np.ascontiguousarray(rows).tobytes().decode()
+    return pl.Series([text[i : i + width] for i in range(0, len(text), width)], dtype=pl.String)
 
 
 # --- users -----------------------------------------------------------------------------------
@@ -395,19 +406,17 @@ def world_state(spec: GenerationSpec) -> WorldState:
     span = spec.days + HORIZON_DAYS
 
     # Series first: how many, their cadence and how many instances each has in the catalogue.
-    cadence = CADENCE_DAYS[rng.choice(CADENCE_DAYS.size, size=max(1, m), p=CADENCE_P)]
-    cap = (span - 1) // cadence + 1
-    one_offs = round(ONE_OFF_SHARE * m / 5)
+    one_offs = min(m - 1, round(ONE_OFF_SHARE * m / 5))
     recurring_events = m - one_offs
-    n_recurring = max(1, round(0.16 * m), int(np.ceil(1.5 * recurring_events / cap.mean())))
-    n_recurring = min(n_recurring, max(1, recurring_events))
-    if recurring_events <= 0:
-        one_offs, n_recurring, recurring_events = m - 1, 1, 1
+    # Enough recurring series that their instances fit in the window with room to spare.
+    mean_cap = float(CADENCE_P @ ((span - 1) // CADENCE_DAYS + 1))
+    n_recurring = max(1, round(0.16 * m), int(np.ceil(1.5 * recurring_events / mean_cap)))
+    n_recurring = min(n_recurring, recurring_events)
     n_series = n_recurring + one_offs
-    cadence = cadence[:n_series] if cadence.size >= n_series else np.resize(cadence, n_series)
-    cap = np.concatenate([cap[:n_recurring], np.ones(one_offs, np.int64)])
+    cadence = CADENCE_DAYS[rng.choice(CADENCE_DAYS.size, size=n_series, p=CADENCE_P)]
+    cap = np.where(np.arange(n_series) < n_recurring, (span - 1) // cadence + 1, 1)
     if cap[:n_recurring].sum() < recurring_events:
-        cap[:n_recurring] = recurring_events  # tiny windows: let series run daily-dense
+        cap[:n_recurring] = recurring_events  # a window too short: series run daily-dense
         cadence[:n_recurring] = 1
     popularity = rng.lognormal(0, 0.7, n_series)
     counts = np.concatenate(
@@ -610,8 +619,6 @@ def event_affinity(
 @lru_cache(maxsize=2)
 def member_state(spec: GenerationSpec) -> MemberState:
     """Memberships drawn by taste, organiser size and distance; regular series by affinity."""
-    from pipelines.synthetic.interactions import distance_decay
-
     users, world = user_state(spec), world_state(spec)
     rng = rng_for(spec, _STREAM_MEMBERS)
     n, g = spec.users, world.organizers
