@@ -51,7 +51,6 @@ SIGNALS = (
     "popularity",
     "popularity_rate",
     "organizer_popularity",
-    "days_until",
     "cf",
 )
 
@@ -478,7 +477,6 @@ class Candidates:
     popularity: np.ndarray
     popularity_rate: np.ndarray
     organizer_popularity: np.ndarray
-    days_until: np.ndarray
 
 
 def candidates_for(
@@ -493,8 +491,6 @@ def candidates_for(
     created = catalogue.created_us[pos]
     known_created = created != _UNKNOWN_CREATED
     age_days = np.where(known_created, (now_us - created) / _US_PER_DAY, 30.0)
-    starts = catalogue.starts_us[pos]
-    until = np.where(starts != _UNKNOWN_START, (starts - now_us) / _US_PER_DAY, 30.0)
     org = catalogue.organizer[pos]
     org_users = np.zeros(pos.size, dtype=np.float32)
     org_users[org >= 0] = history.organizer_users[org[org >= 0]]
@@ -512,7 +508,6 @@ def candidates_for(
         popularity=np.log1p(users).astype(np.float32),
         popularity_rate=np.log1p(users / np.maximum(age_days, 1.0)).astype(np.float32),
         organizer_popularity=np.log1p(org_users).astype(np.float32),
-        days_until=np.log1p(np.clip(until, 0.0, None)).astype(np.float32),
     )
 
 
@@ -564,7 +559,7 @@ def signal_block(
         if history.interest_profile is None:
             return np.zeros((n, width), dtype=np.float32)
         return _cosine(history.interest_profile, rows, cands.text)
-    if name in ("popularity", "popularity_rate", "organizer_popularity", "days_until"):
+    if name in ("popularity", "popularity_rate", "organizer_popularity"):
         row = getattr(cands, name)
         return np.broadcast_to(row, (n, width)).astype(np.float32)
     if name == "cf":
