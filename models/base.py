@@ -361,7 +361,8 @@ class Recommender(ABC):
         _, item_index = self._indexes()
         codes = np.unique(item_index.query(candidates)[0])
         pos = encode(self.item_ids_, codes)
-        if (pos < 0).any():
+        # Models without item features cannot know cold events: that is what they are.
+        if self.uses_item_features and (pos < 0).any():
             warnings.warn(
                 f"{int((pos < 0).sum())} candidate ids are in neither the interactions nor the "
                 "items given to fit() and cannot be scored; pass them in items to rank them",
