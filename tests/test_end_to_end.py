@@ -143,10 +143,15 @@ async def test_known_user_gets_recommendations_from_the_champion(
 
 
 @pytest.mark.anyio
-async def test_unknown_user_gets_popular_fallback(
+async def test_user_without_a_set_gets_popular_fallback(
     api: httpx.AsyncClient, database_url: str
 ) -> None:
-    with psycopg.connect(database_url) as conn:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        # A user signed up after the batch ran (an unknown user id is a 404).
+        newcomer = conn.execute(
+            """INSERT INTO app.users (id, email, name)
+               VALUES (10000000, 'newcomer@example.com', 'N') RETURNING id"""
+        ).fetchone()[0]
         popular = [
             r[0]
             for r in conn.execute(
@@ -154,11 +159,15 @@ async def test_unknown_user_gets_popular_fallback(
             )
         ]
     token = get_settings().service_token.get_secret_value()
-    response = await api.get(
-        "/api/v1/recommendations/events",
-        params={"user_id": 10_000_000, "limit": 5},
-        headers={"Authorization": f"Bearer {token}"},
-    )
+    try:
+        response = await api.get(
+            "/api/v1/recommendations/events",
+            params={"user_id": newcomer, "limit": 5},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    finally:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute("DELETE FROM app.users WHERE id = %s", (newcomer,))
     assert response.status_code == 200, response.text
     ids = [r["id"] for r in response.json()["recommendations"]]
     assert ids
