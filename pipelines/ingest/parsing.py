@@ -34,7 +34,7 @@ from core.contracts import (
     USER_ROLES,
     LandingDataset,
 )
-from pipelines.ingest.csv_rows import read_csv_records
+from pipelines.ingest.csv_rows import CsvColumns, read_csv_frame
 from pipelines.ingest.json_values import check_line
 
 LINE = "_line"
@@ -134,22 +134,7 @@ def read_csv_rows(path: Path) -> tuple[pl.DataFrame, tuple[str, ...]]:
     """Read a CSV file as text columns, numbered by the line each record starts on (the header
     is line 1). A malformed record keeps its line's text and its reason in ``_read_error``;
     empty cells are nulls."""
-    header, records = read_csv_records(path)
-    names = list(dict.fromkeys(header))
-    position = {name: header.index(name) for name in names}
-    columns: dict[str, list[str | None]] = {name: [] for name in names}
-    for record in records:
-        for name in names:
-            value = record.fields[position[name]] if record.fields is not None else None
-            columns[name].append(value or None)
-    frame = pl.DataFrame(
-        {
-            **{name: pl.Series(name, values, dtype=pl.String) for name, values in columns.items()},
-            LINE: pl.Series(LINE, [r.line for r in records], dtype=pl.Int64),
-            RAW: pl.Series(RAW, [r.text for r in records], dtype=pl.String),
-            READ_ERROR: pl.Series(READ_ERROR, [r.error for r in records], dtype=pl.String),
-        }
-    )
+    names, frame = read_csv_frame(path, CsvColumns(line=LINE, text=RAW, error=READ_ERROR))
     return frame.with_columns(pl.lit(str(path)).alias(SOURCE_FILE)), tuple(names)
 
 
