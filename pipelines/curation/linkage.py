@@ -37,6 +37,9 @@ _TITLE_NOISE = r"\b(?:tickets?|book now|official|sold fast|sold out|on sale now)
 _DESCRIPTION_CHARS = 120
 _NO_VENUE = r"^(?:online|virtual|online event|livestream|zoom|tba|tbc)$"
 SEED = 42
+# Random pairs the u probabilities are measured on: a fixed cost per batch, whatever its size
+# (two million, as first set, were most of the linkage's time at medium and large size).
+U_SAMPLE_PAIRS = 2e5
 
 # How a copy of an event in another feed compares with the original, level by level (exact or
 # closest level first, "else" last; a missing value is no evidence): the m probabilities of
@@ -259,7 +262,7 @@ def link_listings(listings: pl.DataFrame, *, report_floor: float = 0.5) -> Linka
     training.estimate_probability_two_random_records_match(
         [block_on("title_norm", "venue_norm", "window_a")], recall=0.7
     )
-    training.estimate_u_using_random_sampling(max_pairs=2e6, seed=SEED)
+    training.estimate_u_using_random_sampling(max_pairs=U_SAMPLE_PAIRS, seed=SEED)
     predictions = linker.inference.predict(threshold_match_probability=report_floor)
     pairs = (
         predictions.as_duckdbpyrelation()
