@@ -29,6 +29,7 @@ from threadpoolctl import threadpool_limits
 
 from models.base import Recommender
 from models.event_signals import (
+    PER_CANDIDATE,
     SIGNALS,
     Candidates,
     History,
@@ -459,6 +460,9 @@ class EventRanker(Recommender):
         if self.weights_.get("cf") and self.cf_ is not None:
             cf_scores = self.cf_.score_matrix(self._row_ids(rows), self.item_ids_[cands.pos])
         for name, weight in self.weights_.items():
+            if name in PER_CANDIDATE:
+                out += np.float32(weight) * getattr(cands, name)[None, :]
+                continue
             block = signal_block(name, self.history_, cands, rows, cf_scores)
             block *= np.float32(weight)
             out += block

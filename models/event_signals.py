@@ -511,6 +511,10 @@ def candidates_for(
     )
 
 
+# Signals that depend on the candidate only: a row broadcast over the users.
+PER_CANDIDATE = ("popularity", "popularity_rate", "organizer_popularity")
+
+
 def signal_block(
     name: str,
     history: History,
@@ -518,32 +522,40 @@ def signal_block(
     rows: np.ndarray,
     cf_scores: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Dense float32 block (len(rows) × candidates) of one signal for history rows ``rows``."""
+    """Dense float32 block (len(rows) × candidates) of one signal for history rows ``rows``.
+
+    The count-based signals are transformed on the sparse product (most users have no past at
+    most candidates' organisers, series and venues) and densified once.
+    """
     n = rows.size
     width = cands.pos.size
-    if name in ("organizer_share", "organizer_count"):
-        counts = (history.by_organizer[rows] @ cands.organizer).toarray()
-        if name == "organizer_count":
-            return np.log1p(counts, dtype=np.float32)
-        return (counts / np.maximum(history.events[rows], 1.0)[:, None]).astype(np.float32)
+    if name in ("organizer_share", "organizer_count", "series_count", "venue_share"):
+        counts, hot = {
+            "organizer_share": (history.by_organizer, cands.organizer),
+            "organizer_count": (history.by_organizer, cands.organizer),
+            "series_count": (history.by_series, cands.series),
+            "venue_share": (history.by_venue, cands.venue),
+        }[name]
+        product = sp.csr_matrix(counts[rows] @ hot, dtype=np.float32)
+        if name.endswith("_count"):
+            np.log1p(product.data, out=product.data)
+        else:
+            _divide_rows(product, history.events[rows])
+        return product.toarray()
+    if name == "category_share":
+        product = sp.csr_matrix(history.by_category[rows] @ cands.category, dtype=np.float32)
+        _divide_rows(product, history.events[rows])
+        return product.toarray()
     if name in ("series_recency", "organizer_recency"):
         latest, hot = (
             (history.last_series, cands.series)
             if name == "series_recency"
             else (history.last_organizer, cands.organizer)
         )
-        day = (latest[rows] @ hot).toarray()
-        return np.where(
-            day > 0, np.exp(-np.clip(cands.now_days - day, 0.0, None) / _RECENCY_DAYS), 0.0
-        ).astype(np.float32)
-    if name == "series_count":
-        return np.log1p((history.by_series[rows] @ cands.series).toarray(), dtype=np.float32)
-    if name == "venue_share":
-        counts = (history.by_venue[rows] @ cands.venue).toarray()
-        return (counts / np.maximum(history.events[rows], 1.0)[:, None]).astype(np.float32)
-    if name == "category_share":
-        counts = (history.by_category[rows] @ cands.category).toarray()
-        return (counts / np.maximum(history.events[rows], 1.0)[:, None]).astype(np.float32)
+        product = sp.csr_matrix(latest[rows] @ hot)
+        age = np.clip(cands.now_days - product.data, 0.0, None)
+        product.data = np.exp(-age / _RECENCY_DAYS)
+        return product.astype(np.float32).toarray()
     if name == "proximity":
         return _proximity(history.place_xyz[rows], cands.xyz)
     if name == "slot_lift":
@@ -559,15 +571,20 @@ def signal_block(
         if history.interest_profile is None:
             return np.zeros((n, width), dtype=np.float32)
         return _cosine(history.interest_profile, rows, cands.text)
-    if name in ("popularity", "popularity_rate", "organizer_popularity"):
-        row = getattr(cands, name)
-        return np.broadcast_to(row, (n, width)).astype(np.float32)
+    if name in PER_CANDIDATE:
+        return np.broadcast_to(getattr(cands, name), (n, width)).copy()
     if name == "cf":
         if cf_scores is None:
             return np.zeros((n, width), dtype=np.float32)
         top = cf_scores.max(axis=1, keepdims=True)
         return (cf_scores / np.where(top > 0, top, 1.0)).astype(np.float32)
     raise KeyError(f"unknown signal {name!r}; known: {SIGNALS}")
+
+
+def _divide_rows(matrix: sp.csr_matrix, totals: np.ndarray) -> None:
+    """Divide each row of ``matrix`` in place by its total (at least 1)."""
+    per_value = np.repeat(np.maximum(totals, 1.0), np.diff(matrix.indptr))
+    matrix.data /= per_value.astype(matrix.data.dtype)
 
 
 def _cosine(profiles: sp.csr_matrix, rows: np.ndarray, items: sp.csr_matrix) -> np.ndarray:
@@ -579,13 +596,28 @@ def _cosine(profiles: sp.csr_matrix, rows: np.ndarray, items: sp.csr_matrix) -> 
 
 
 def _proximity(places: np.ndarray, items: np.ndarray) -> np.ndarray:
-    """``−log(1 + km)`` between each user's usual place and each event (unknown: 100 km)."""
+    """``−log(1 + km)`` between each user's usual place and each event (unknown: 100 km).
+
+    ``km = 2R·asin(√((1 − cos)/2))``: the dot product in double precision (metres matter), the
+    rest in place in single precision.
+    """
     out = np.full((places.shape[0], items.shape[0]), -np.log1p(_UNKNOWN_KM), dtype=np.float32)
     users = np.flatnonzero(np.isfinite(places).all(axis=1))
     events = np.flatnonzero(np.isfinite(items).all(axis=1))
     if users.size == 0 or events.size == 0:
         return out
-    cosine = np.clip(places[users] @ items[events].T, -1.0, 1.0)
-    km = EARTH_RADIUS_KM * np.arccos(cosine)
-    out[np.ix_(users, events)] = -np.log1p(km).astype(np.float32)
+    cosine = places[users] @ items[events].T
+    np.subtract(1.0, cosine, out=cosine)
+    half = cosine.astype(np.float32)
+    del cosine
+    np.multiply(half, np.float32(0.5), out=half)
+    np.clip(half, 0.0, 1.0, out=half)
+    np.sqrt(half, out=half)
+    np.arcsin(half, out=half)
+    np.multiply(half, np.float32(2.0 * EARTH_RADIUS_KM), out=half)
+    np.log1p(half, out=half)
+    np.negative(half, out=half)
+    if users.size == out.shape[0] and events.size == out.shape[1]:
+        return half
+    out[np.ix_(users, events)] = half
     return out
