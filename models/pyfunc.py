@@ -15,7 +15,6 @@ from typing import Any
 
 import mlflow
 import mlflow.pyfunc
-import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
 from mlflow.models.model import ModelInfo
@@ -47,7 +46,7 @@ class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
         frame = pd.DataFrame(model_input)
         k = int(frame["k"].max()) if "k" in frame.columns and len(frame) else DEFAULT_K
         exclude_seen = bool((params or {}).get("exclude_seen", True))
-        users = frame["user_id"].to_numpy(dtype=np.int64)
+        users = frame["user_id"].to_numpy()  # integer or string ids, as the model was fitted
         recs = self.recommender.recommend(users, k, exclude_seen=exclude_seen)
         return recs.to_pandas()
 
