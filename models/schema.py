@@ -64,6 +64,7 @@ INTERACTION_ALIASES = {
     "ts": "timestamp",
     "time": "timestamp",
     "created_at": "timestamp",
+    "mtime": "timestamp",
 }
 ITEM_ALIASES = {
     "event_id": "item_id",
@@ -71,6 +72,9 @@ ITEM_ALIASES = {
     "start_time": "starts_at",
     "starts": "starts_at",
     "start": "starts_at",
+    "time": "starts_at",
+    "event_time": "starts_at",
+    "start_date": "starts_at",
     "end_time": "ends_at",
     "published_at": "created_at",
     "latitude": "lat",
