@@ -74,9 +74,8 @@ class Stopper:
             raise StopRequested
 
 
-def _step(title: str) -> float:
+def _step(title: str) -> None:
     print(f"==> {title}", flush=True)
-    return time.perf_counter()
 
 
 def _spawn(args: list[str], env: dict[str, str], log: Path | None) -> subprocess.Popen[bytes]:
