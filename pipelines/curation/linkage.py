@@ -194,7 +194,7 @@ def _name_comparison(column: str, *, same_numbers: bool) -> object:
     )
 
 
-def _settings() -> object:
+def _settings(prior: float | None = None) -> object:
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
     from splink import SettingsCreator, block_on
@@ -239,7 +239,15 @@ def _settings() -> object:
             ),
         ],
         retain_intermediate_calculation_columns=False,
+        **({} if prior is None else {"probability_two_random_records_match": prior}),
     )
+
+
+def _deterministic_pairs(features: pl.DataFrame) -> int:
+    """Pairs that agree on title, venue and start window: what the prior is estimated from."""
+    keys = ["title_norm", "venue_norm", "window_a"]
+    groups = features.drop_nulls(keys).group_by(keys).len()
+    return int((groups["len"] * (groups["len"] - 1) // 2).sum())
 
 
 def link_listings(listings: pl.DataFrame, *, report_floor: float = 0.5) -> Linkage:
@@ -255,13 +263,18 @@ def link_listings(listings: pl.DataFrame, *, report_floor: float = 0.5) -> Linka
 
     db_api = DuckDBAPI()
     table = db_api.register(features.to_arrow(), dataset_display_name="listings")
+    # A batch without a single sure pair would estimate a prior of 0 (a match weight of -inf):
+    # then one match in all possible pairs is assumed instead.
+    sure = _deterministic_pairs(features)
+    prior = None if sure else 2.0 / (features.height * (features.height - 1))
     # Splink warns of every level a small batch never shows; nothing an operator could act on.
-    linker = Linker(table, _settings(), log_level=logging.ERROR)
+    linker = Linker(table, _settings(prior), log_level=logging.ERROR)
     candidates = _count_candidates(linker)
     training = linker.training
-    training.estimate_probability_two_random_records_match(
-        [block_on("title_norm", "venue_norm", "window_a")], recall=0.7
-    )
+    if sure:
+        training.estimate_probability_two_random_records_match(
+            [block_on("title_norm", "venue_norm", "window_a")], recall=0.7
+        )
     training.estimate_u_using_random_sampling(max_pairs=U_SAMPLE_PAIRS, seed=SEED)
     predictions = linker.inference.predict(threshold_match_probability=report_floor)
     pairs = (
