@@ -155,12 +155,12 @@ def main() -> int:
     assert model is not None
     assert recs is not None
     print(f"## {label}, protocol {protocol}, k={args.k}, {args.repeats} run(s) (medians)\n")
-    print("| model | ndcg@k | precision@k | recall@k | tune_s | fit_s | note |")
-    print("|---|---|---|---|---|---|---|")
+    print("| model | ndcg@k | precision@k | recall@k | cold recall@k | tune_s | fit_s | note |")
+    print("|---|---|---|---|---|---|---|---|")
     for row in result.table.iter_rows(named=True):
         cells = [
             f"{row[c]:.4f}" if row[c] is not None else ""
-            for c in ("ndcg@k", "precision@k", "recall@k")
+            for c in ("ndcg@k", "precision@k", "recall@k", "cold_start_recall")
         ]
         median_fit = statistics.median(fit_s[row["model"]])
         tune_s = f"{row['tune_s']:.1f}" if row["tune_s"] is not None else ""

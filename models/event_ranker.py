@@ -31,12 +31,16 @@ from models.base import Recommender
 from models.event_signals import (
     PER_CANDIDATE,
     SIGNALS,
+    SPARSE,
+    TEXTUAL,
     Candidates,
     History,
     build_catalogue,
     build_history,
     candidates_for,
     signal_block,
+    sparse_signal,
+    weighted_textual,
 )
 from models.item_knn import ItemKNNRecommender
 from models.matrix import encode
@@ -459,13 +463,24 @@ class EventRanker(Recommender):
         cf_scores = None
         if self.weights_.get("cf") and self.cf_ is not None:
             cf_scores = self.cf_.score_matrix(self._row_ids(rows), self.item_ids_[cands.pos])
+        sparse_sum = None
         for name, weight in self.weights_.items():
+            if name in TEXTUAL:
+                continue  # all at once below
             if name in PER_CANDIDATE:
                 out += np.float32(weight) * getattr(cands, name)[None, :]
-                continue
-            block = signal_block(name, self.history_, cands, rows, cf_scores)
-            block *= np.float32(weight)
-            out += block
+            elif name in SPARSE:
+                part = sparse_signal(name, self.history_, cands, rows) * np.float32(weight)
+                sparse_sum = part if sparse_sum is None else sparse_sum + part
+            else:
+                block = signal_block(name, self.history_, cands, rows, cf_scores)
+                block *= np.float32(weight)
+                out += block
+        if sparse_sum is not None:
+            out += sparse_sum.toarray()
+        textual = weighted_textual(self.weights_, self.history_, cands, rows)
+        if textual is not None:
+            out += textual
         return out
 
     def _score(self, user_pos: np.ndarray, item_pos: np.ndarray | None) -> np.ndarray:

@@ -23,7 +23,7 @@ Two halves, both plain arrays:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
@@ -477,6 +477,8 @@ class Candidates:
     popularity: np.ndarray
     popularity_rate: np.ndarray
     organizer_popularity: np.ndarray
+    # Stacked text spaces per combination of textual signals (see weighted_textual).
+    stacked: dict = field(default_factory=dict)
 
 
 def candidates_for(
@@ -513,6 +515,80 @@ def candidates_for(
 
 # Signals that depend on the candidate only: a row broadcast over the users.
 PER_CANDIDATE = ("popularity", "popularity_rate", "organizer_popularity")
+# Signals that are sparse products (zero where the user never went to that organiser, series,
+# venue or category): a linear scorer sums them before densifying once.
+SPARSE = (
+    "organizer_share",
+    "organizer_count",
+    "series_count",
+    "venue_share",
+    "category_share",
+    "series_recency",
+    "organizer_recency",
+)
+# Cosine signals: profile · event vector in a text space.
+TEXTUAL = ("text", "topics", "interests")
+
+
+def sparse_signal(
+    name: str, history: History, cands: Candidates, rows: np.ndarray
+) -> sp.csr_matrix:
+    """One of :data:`SPARSE` as a float32 CSR block (rows × candidates)."""
+    if name in ("series_recency", "organizer_recency"):
+        latest, hot = (
+            (history.last_series, cands.series)
+            if name == "series_recency"
+            else (history.last_organizer, cands.organizer)
+        )
+        product = sp.csr_matrix(latest[rows] @ hot)
+        age = np.clip(cands.now_days - product.data, 0.0, None)
+        product.data = np.exp(-age / _RECENCY_DAYS)
+        return product.astype(np.float32)
+    counts, hot = {
+        "organizer_share": (history.by_organizer, cands.organizer),
+        "organizer_count": (history.by_organizer, cands.organizer),
+        "series_count": (history.by_series, cands.series),
+        "venue_share": (history.by_venue, cands.venue),
+        "category_share": (history.by_category, cands.category),
+    }[name]
+    product = sp.csr_matrix(counts[rows] @ hot, dtype=np.float32)
+    if name.endswith("_count"):
+        np.log1p(product.data, out=product.data)
+    else:
+        _divide_rows(product, history.events[rows])
+    return product
+
+
+def weighted_textual(
+    weights: dict[str, float], history: History, cands: Candidates, rows: np.ndarray
+) -> np.ndarray | None:
+    """Σ weight × cosine over the :data:`TEXTUAL` signals in one sparse × dense product.
+
+    ``w₁·(p₁·t₁) + w₂·(p₂·t₂) = [w₁p₁, w₂p₂]·[t₁, t₂]``: the profiles and the event vectors of
+    the text spaces are stacked side by side (the stacked events once per candidate set).
+    """
+    parts = [
+        (weights[name], profile, items)
+        for name, profile, items in (
+            ("text", history.text_profile, cands.text),
+            ("topics", history.topic_profile, cands.topics),
+            ("interests", history.interest_profile, cands.text),
+        )
+        if weights.get(name) and profile is not None and items.shape[1]
+    ]
+    if not parts:
+        return None
+    key = tuple(name for name in TEXTUAL if weights.get(name))
+    items = cands.stacked.get(key)
+    if items is None:
+        items = sp.csr_matrix(sp.hstack([part[2] for part in parts], format="csr"))
+        cands.stacked[key] = items
+    profiles = sp.hstack(
+        [sp.csr_matrix(profile[rows]) * np.float32(weight) for weight, profile, _ in parts],
+        format="csr",
+    )
+    dense = profiles.toarray().T
+    return np.ascontiguousarray((items @ dense).T, dtype=np.float32)
 
 
 def signal_block(
@@ -529,33 +605,8 @@ def signal_block(
     """
     n = rows.size
     width = cands.pos.size
-    if name in ("organizer_share", "organizer_count", "series_count", "venue_share"):
-        counts, hot = {
-            "organizer_share": (history.by_organizer, cands.organizer),
-            "organizer_count": (history.by_organizer, cands.organizer),
-            "series_count": (history.by_series, cands.series),
-            "venue_share": (history.by_venue, cands.venue),
-        }[name]
-        product = sp.csr_matrix(counts[rows] @ hot, dtype=np.float32)
-        if name.endswith("_count"):
-            np.log1p(product.data, out=product.data)
-        else:
-            _divide_rows(product, history.events[rows])
-        return product.toarray()
-    if name == "category_share":
-        product = sp.csr_matrix(history.by_category[rows] @ cands.category, dtype=np.float32)
-        _divide_rows(product, history.events[rows])
-        return product.toarray()
-    if name in ("series_recency", "organizer_recency"):
-        latest, hot = (
-            (history.last_series, cands.series)
-            if name == "series_recency"
-            else (history.last_organizer, cands.organizer)
-        )
-        product = sp.csr_matrix(latest[rows] @ hot)
-        age = np.clip(cands.now_days - product.data, 0.0, None)
-        product.data = np.exp(-age / _RECENCY_DAYS)
-        return product.astype(np.float32).toarray()
+    if name in SPARSE:
+        return sparse_signal(name, history, cands, rows).toarray()
     if name == "proximity":
         return _proximity(history.place_xyz[rows], cands.xyz)
     if name == "slot_lift":

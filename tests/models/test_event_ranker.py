@@ -260,3 +260,19 @@ def test_unknown_candidates_are_reported(fitted) -> None:
         recs = model.recommend([past["user_id"][0]], 3, candidates=["nope", *upcoming(items)])
     assert any("cannot be scored" in str(w.message) for w in caught)
     assert "nope" not in recs["item_id"].to_list()
+
+
+def test_batch_scores_are_the_weighted_sum_of_the_signals(fitted) -> None:
+    from models.event_signals import signal_block
+
+    model = fitted[0]
+    rows = np.arange(6)
+    pos = np.flatnonzero(model.item_starts_ > int(T0.timestamp() * 1e6))
+    fast = model._score_rows(rows, pos)
+    cands = model._candidates(pos)
+    cf = model.cf_.score_matrix(model.user_ids_[rows], model.item_ids_[pos]) if model.cf_ else None
+    slow = sum(
+        weight * signal_block(name, model.history_, cands, rows, cf)
+        for name, weight in model.weights_.items()
+    )
+    np.testing.assert_allclose(fast, slow, rtol=1e-4, atol=1e-4)
