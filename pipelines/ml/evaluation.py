@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
+from models.experiment import METRIC_COLUMNS
 from models.metrics import bootstrap_ci, metric_key
 
 if TYPE_CHECKING:
@@ -29,18 +30,7 @@ PROTOCOL = "future-events"
 SECONDARY_PROTOCOLS = ("temporal",)
 K = 10
 RANDOM_STATE = 42
-METRICS = (
-    "precision@k",
-    "recall@k",
-    "ndcg@k",
-    "ndcg_low",
-    "ndcg_high",
-    "map",
-    "map@k",
-    "coverage",
-    "cold_start_recall",
-    "warm_start_recall",
-)
+METRICS = METRIC_COLUMNS
 PARAMS_KEY = "params_json"
 DIGEST_KEY = "data_digest"
 PER_USER_ARTIFACT = "evaluation/per_user.parquet"
