@@ -33,9 +33,9 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from models.experiment import METRIC_COLUMNS, ExperimentResult, run_experiment
+from models.experiment import ExperimentResult, run_experiment
 from models.io import read_interactions, read_list_columns, read_table
-from models.metrics import metric_key
+from models.metrics import METRIC_COLUMNS, metric_key
 from models.protocols import HORIZON_DAYS, PROTOCOLS
 
 PRINTED = (

@@ -39,18 +39,6 @@ TUNING_BUDGET_S = 90.0
 TUNING_USERS = 10_000
 EVAL_USERS = 25_000
 
-METRIC_COLUMNS = (
-    "precision@k",
-    "recall@k",
-    "ndcg@k",
-    "ndcg_low",
-    "ndcg_high",
-    "map",
-    "map@k",
-    "coverage",
-    "cold_start_recall",
-    "warm_start_recall",
-)
 TABLE_SCHEMA = {
     "model": pl.Utf8,
     "kind": pl.Utf8,

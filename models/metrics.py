@@ -15,6 +15,20 @@ import polars as pl
 
 from models.matrix import ids_alike
 
+# Every metric an evaluation reports, in the order tables and logs list them.
+METRIC_COLUMNS = (
+    "precision@k",
+    "recall@k",
+    "ndcg@k",
+    "ndcg_low",
+    "ndcg_high",
+    "map",
+    "map@k",
+    "coverage",
+    "cold_start_recall",
+    "warm_start_recall",
+)
+
 
 def _prepare(recs: pl.DataFrame, truth: pl.DataFrame, k: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Common users only, top-k of the recommendations, deduplicated truth."""

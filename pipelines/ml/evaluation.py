@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from models.experiment import METRIC_COLUMNS
-from models.metrics import bootstrap_ci, metric_key
+from models.metrics import METRIC_COLUMNS, bootstrap_ci, metric_key
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
