@@ -8,7 +8,7 @@ import scipy.sparse as sp
 
 from models.base import Recommender
 from models.features import ItemFeatureSpace, fit_feature_space, user_attribute
-from models.matrix import encode, interaction_matrix, row_normalize
+from models.matrix import encode, interaction_matrix, place_rows, row_normalize
 from models.topk import block_rows
 
 # Largest dense copy (float32 cells) of the candidate items' features kept for scoring: 128 MB.
@@ -70,7 +70,7 @@ class ContentRecommender(Recommender):
         )
         features = self.feature_space_.encode_items(catalogue)
         rows = encode(self.item_ids_, catalogue["item_id"].to_numpy())
-        self.item_features_ = _place_rows(features, rows, self.item_ids_.size)
+        self.item_features_ = place_rows(features, rows, self.item_ids_.size)
         self.user_profiles_ = self._profiles(interactions, users)
 
     def _profiles(self, interactions: pl.DataFrame, users: pl.DataFrame | None) -> sp.csr_matrix:
@@ -82,7 +82,7 @@ class ContentRecommender(Recommender):
         pos, interests = user_attribute(users, self.user_ids_, "interests")
         if pos.size and self.interests_weight > 0:
             declared = self.feature_space_.encode_interests(interests)
-            profiles = profiles + self.interests_weight * _place_rows(
+            profiles = profiles + self.interests_weight * place_rows(
                 declared, pos, self.user_ids_.size
             )
         return row_normalize(sp.csr_matrix(profiles, dtype=np.float32))
@@ -119,13 +119,3 @@ class ContentRecommender(Recommender):
     def _item_similarity(self, item_pos: np.ndarray, cand_pos: np.ndarray | None) -> np.ndarray:
         items = self.item_features_ if cand_pos is None else self.item_features_[cand_pos]
         return (self.item_features_[item_pos] @ items.T).toarray().astype(np.float32)
-
-
-def _place_rows(matrix: sp.csr_matrix, rows: np.ndarray, n_rows: int) -> sp.csr_matrix:
-    """Scatter the rows of ``matrix`` to positions ``rows`` (-1: dropped) of an n_rows matrix."""
-    keep = rows >= 0
-    scatter = sp.csr_matrix(
-        (np.ones(keep.sum(), np.float32), (rows[keep], np.flatnonzero(keep))),
-        shape=(n_rows, matrix.shape[0]),
-    )
-    return sp.csr_matrix(scatter @ matrix)

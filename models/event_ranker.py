@@ -44,6 +44,7 @@ from models.event_signals import (
 )
 from models.item_knn import ItemKNNRecommender
 from models.matrix import encode
+from models.splitters import random_by_user
 from models.topk import BLOCK_CELLS, top_k
 
 # Signals a reference ranks by on its own (for the "never below its best signal" check, each
@@ -138,8 +139,9 @@ class EventRanker(Recommender):
             weights, report = self._learn(interactions, users)
         self.validation_ = report
         self.shipped_, self.shipped_reason_ = "learned", "no validation labels: default weights"
-        if self._fixed_signal() is not None:
-            self.shipped_ = self._fixed_signal()
+        fixed = self._fixed_signal()
+        if fixed is not None:
+            self.shipped_ = fixed
             self.shipped_reason_ = "a reference: one signal, untrained"
         elif report.ndcg:
             best, best_ndcg = report.best_signal()
@@ -210,8 +212,8 @@ class EventRanker(Recommender):
         the events starting after it up to the horizon, but only those that started by the end
         of the data, so that every interaction they will ever get (people book before the
         start) is observed, as in the real question. A catalogue without start times (e.g.
-        MovieLens): a seeded fifth of each user's interactions is held out and every item is a
-        candidate.
+        MovieLens): a seeded fifth of each user's interactions is held out
+        (:func:`models.splitters.random_by_user`) and every item is a candidate.
         """
         known_starts = self.catalogue_.starts_us != np.iinfo(np.int64).max
         if known_starts.any():
@@ -228,15 +230,7 @@ class EventRanker(Recommender):
             window = np.flatnonzero((starts > cutoff_us) & (starts <= end_us))
             before = pl.col("timestamp") < pl.lit(cutoff)
             return interactions.filter(before), interactions.filter(~before), window, cutoff
-        draws = np.random.default_rng(self.random_state).random(interactions.height)
-        ranked = interactions.with_columns(pl.Series("__draw", draws)).with_columns(
-            (pl.col("__draw").rank("ordinal").over("user_id") / pl.len().over("user_id")).alias(
-                "__share"
-            )
-        )
-        held = (pl.col("__share") > 0.8) & (pl.len().over("user_id") >= 2)
-        past = ranked.filter(~held).drop("__draw", "__share")
-        later = ranked.filter(held).drop("__draw", "__share")
+        past, later = random_by_user(interactions, 0.8, self.random_state)
         return past, later, np.arange(self.item_ids_.size), None
 
     def _learn(

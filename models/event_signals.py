@@ -32,7 +32,7 @@ from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer, T
 
 from models.features import as_list
 from models.geo import EARTH_RADIUS_KM, unit_vectors
-from models.matrix import encode, row_normalize, to_utc
+from models.matrix import encode, place_rows, row_normalize, to_utc
 
 # The signals, in the column order of a feature tensor.
 SIGNALS = (
@@ -206,8 +206,8 @@ def build_catalogue(items: pl.DataFrame | None, item_ids: np.ndarray) -> Catalog
         xyz=_place(xyz.astype(np.float64), pos, n, np.nan),
         starts_us=_place(starts_us.astype(np.int64), pos, n, _UNKNOWN_START),
         created_us=_place(created_us.astype(np.int64), pos, n, _UNKNOWN_CREATED),
-        text=_place_rows(text, pos, n),
-        topics=_place_rows(topics, pos, n),
+        text=place_rows(text, pos, n).astype(np.float32),
+        topics=place_rows(topics, pos, n).astype(np.float32),
         text_vectorizer=vectorizer,
         n_organizers=n_org,
         n_series=n_series,
@@ -283,16 +283,6 @@ def _topic_space(
         )
     weighted = TfidfTransformer(sublinear_tf=True).fit_transform(counts)
     return row_normalize(sp.csr_matrix(weighted, dtype=np.float32))
-
-
-def _place_rows(matrix: sp.csr_matrix, rows: np.ndarray, n_rows: int) -> sp.csr_matrix:
-    """Rows of ``matrix`` moved to positions ``rows`` (-1: dropped) of an ``n_rows`` matrix."""
-    keep = rows >= 0
-    scatter = sp.csr_matrix(
-        (np.ones(keep.sum(), np.float32), (rows[keep], np.flatnonzero(keep))),
-        shape=(n_rows, matrix.shape[0]),
-    )
-    return sp.csr_matrix(scatter @ matrix, dtype=np.float32)
 
 
 def _one_hot(codes: np.ndarray, n: int) -> sp.csr_matrix:
@@ -457,7 +447,7 @@ def _interest_profiles(
         return None
     pos = encode(user_ids, frame["user_id"].to_numpy())
     vectors = sp.csr_matrix(catalogue.text_vectorizer.transform(frame["t"].to_list()))
-    return row_normalize(_place_rows(vectors, pos, user_ids.size + 1))
+    return row_normalize(place_rows(vectors, pos, user_ids.size + 1))
 
 
 @dataclass

@@ -168,3 +168,13 @@ def row_normalize(matrix: sp.csr_matrix) -> sp.csr_matrix:
     norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
     inv = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
     return sp.csr_matrix(sp.diags(inv.astype(np.float32)) @ matrix)
+
+
+def place_rows(matrix: sp.csr_matrix, rows: np.ndarray, n_rows: int) -> sp.csr_matrix:
+    """Scatter the rows of ``matrix`` to positions ``rows`` (-1: dropped) of an n_rows matrix."""
+    keep = rows >= 0
+    scatter = sp.csr_matrix(
+        (np.ones(keep.sum(), np.float32), (rows[keep], np.flatnonzero(keep))),
+        shape=(n_rows, matrix.shape[0]),
+    )
+    return sp.csr_matrix(scatter @ matrix)

@@ -69,12 +69,11 @@ def holdout_metrics(
 ) -> dict[str, float]:
     """Metrics of ``algorithm`` with ``params`` fit on the protocol's train part, scored on its test
     part (the split is deterministic, so every caller sees the same hold-out)."""
-    from models.protocols import evaluate_on_split, make_split
-    from models.registry import make_model
+    from models.protocols import evaluation_users, make_split
 
     split = make_split(protocol, interactions, items, seed=RANDOM_STATE)
-    model = make_model(algorithm, params).fit(split.train, items, users)
-    return finite_metrics(evaluate_on_split(model, split, K))
+    every_user = evaluation_users(split, None, RANDOM_STATE)
+    return score_on_users(algorithm, params, split, every_user, items, users)[0]
 
 
 def score_on_users(
