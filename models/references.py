@@ -32,6 +32,18 @@ class SignalRanker(EventRanker):
     def _fixed_signal(self) -> str | None:
         return self.signal
 
+    def _fit(
+        self,
+        interactions: pl.DataFrame,
+        items: pl.DataFrame | None,
+        users: pl.DataFrame | None,
+    ) -> None:
+        # Without items every signal but popularity is empty and the reference would print
+        # popularity's figures under its own name.
+        if items is None:
+            raise ValueError(f"the {self.signal!r} reference needs an items frame")
+        super()._fit(interactions, items, users)
+
 
 def _reference(name: str, signal: str) -> type[SignalRanker]:
     """A :class:`SignalRanker` subclass named ``name`` whose default signal is ``signal``
