@@ -31,6 +31,16 @@ INTERACTION_WEIGHTS: dict[str, float] = {
 # the triggers of migration 0006 and by the serving swap); the API's workers listen on it.
 RECOMMENDATIONS_CHANGED_CHANNEL = "recommendations_changed"
 
+# Listings curation keeps out of lists and search (duplicates of another feed's listing, and
+# those an admin rejected), and out of recommendations (also low quality): SQL predicates on an
+# ``app.events`` row aliased ``e``, over ``app.event_curation`` (migration 0017). A listing
+# without a curation row is its own canonical event and shown.
+CURATION_LISTED = """NOT EXISTS (SELECT 1 FROM app.event_curation c
+                WHERE c.event_id = e.id AND (c.canonical_id <> c.event_id OR c.rejected))"""
+CURATION_RECOMMENDABLE = """NOT EXISTS (SELECT 1 FROM app.event_curation c
+                WHERE c.event_id = e.id
+                  AND (c.canonical_id <> c.event_id OR c.rejected OR c.low_quality))"""
+
 # Separator of list values (tags, interests) inside CSV cells.
 LIST_SEPARATOR = "|"
 

@@ -39,6 +39,7 @@ from serving.observability import Metrics, ObservabilityMiddleware, configure_lo
 from serving.openapi import install_openapi
 from serving.responses import OrjsonResponse
 from serving.routers import (
+    admin,
     auth,
     events,
     health,
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         users,
         registrations,
         interactions,
+        admin,
     ):
         app.include_router(module.router)
 

@@ -15,14 +15,15 @@ import polars as pl
 
 from core.db import connect
 from core.settings import get_settings
-from pipelines.curation import categories, linkage, quality, store
-from pipelines.ingest.assets import RAW_EVENTS
+from pipelines.curation import categories, decisions, linkage, quality, store
+from pipelines.ingest.assets import APP_CATALOGUE, RAW_EVENTS
 from pipelines.ml import tracking
 
 LISTING_CLUSTERS = dg.AssetKey(["curation", "listing_clusters"])
 CATEGORY_MODEL = dg.AssetKey(["curation", "category_model"])
 EVENT_CATEGORIES = dg.AssetKey(["curation", "event_categories"])
 QUALITY_FLAGS = dg.AssetKey(["curation", "quality_flags"])
+APP_EVENT_CURATION = dg.AssetKey(["app", "event_curation"])
 
 EXPERIMENT_NAME = "event-curation"
 CATEGORY_MODEL_NAME = "event-category-classifier"
@@ -32,6 +33,8 @@ MIN_MACRO_F1 = 0.5
 MAX_MERGED_SHARE = 0.5
 MAX_FLAGGED_SHARE = 0.3
 MAX_LOW_CONFIDENCE_SHARE = 0.3
+# Duplicate pairs an admin should look at: scored this likely, whether merged or not.
+UNCERTAIN_MATCH = (0.5, 0.97)
 
 _GROUP = "curation"
 
@@ -58,16 +61,21 @@ def listing_clusters(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
 
     Splink links the listings on DuckDB (blocking on start window and place; comparisons of
     title, description, organiser, venue, start and coordinates) and the links at or above the
-    match threshold are clustered. Writes ``curation.listing_clusters`` (one row per listing)
-    and ``curation.listing_links`` (the scored pairs, for review).
+    match threshold are clustered, after admins' decisions (a split listing keeps no link, a
+    merge links two listings whatever they scored). Writes ``curation.listing_clusters`` (one
+    row per listing) and ``curation.listing_links`` (the scored pairs, for review).
     """
     started = time.perf_counter()
     with connect() as conn:
         listings = store.read_listings(conn)
+        admin = store.read_decisions(conn)
     result = linkage.link_listings(listings)
-    clusters = result.clusters.join(
-        listings.select("event_id", pl.col("_source").alias("source_file")), on="event_id"
-    ).with_columns(pl.lit(context.run_id).alias("run_id"))
+    decided = decisions.apply_to_links(result.pairs, admin)
+    clusters = (
+        linkage.cluster_frame(listings, decided)
+        .join(listings.select("event_id", pl.col("_source").alias("source_file")), on="event_id")
+        .with_columns(pl.lit(context.run_id).alias("run_id"))
+    )
     links = result.pairs.with_columns(pl.lit(context.run_id).alias("run_id"))
     with connect() as conn:
         store.replace_table(conn, "listing_clusters", clusters)
@@ -84,6 +92,9 @@ def listing_clusters(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             "candidate_pairs": dg.MetadataValue.int(result.candidate_pairs),
             "links_scored": dg.MetadataValue.int(result.pairs.height),
             "match_threshold": dg.MetadataValue.float(linkage.MATCH_PROBABILITY),
+            "admin_decisions": dg.MetadataValue.int(
+                admin.filter(pl.col("action").is_in(decisions.CLUSTERING)).height
+            ),
             "dagster/row_count": dg.MetadataValue.int(clusters.height),
             "largest_clusters": _preview(biggest.drop("run_id", "source_file")),
             "seconds": dg.MetadataValue.float(round(time.perf_counter() - started, 3)),
@@ -209,15 +220,17 @@ def quality_flags(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """Quality flags of every listing with their evidence, and its quality score.
 
     Flags: missing or short description, all caps, repeated punctuation, link farm, impossible
-    capacity or price, start before it was listed, duplicate of another listing. Writes
-    ``curation.quality_flags`` (one row per raised flag) and ``curation.listing_quality``.
+    capacity or price, start before it was listed, duplicate of another listing. An admin's
+    accept or reject overrides the score's verdict. Writes ``curation.quality_flags`` (one row
+    per raised flag) and ``curation.listing_quality``.
     """
     started = time.perf_counter()
     with connect() as conn:
         listings = store.read_listings(conn)
+        admin = store.read_decisions(conn)
     clusters = _read_clusters()
     flags = quality.quality_flags(listings, clusters)
-    scores = quality.quality_scores(listings["event_id"], flags)
+    scores = decisions.apply_to_quality(quality.quality_scores(listings["event_id"], flags), admin)
     with connect() as conn:
         store.replace_table(
             conn, "quality_flags", flags.with_columns(pl.lit(context.run_id).alias("run_id"))
@@ -237,9 +250,38 @@ def quality_flags(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             "flagged_share": dg.MetadataValue.float(_share(flagged, listings.height)),
             "low_quality": dg.MetadataValue.int(low),
             "low_quality_share": dg.MetadataValue.float(_share(low, listings.height)),
+            "rejected_by_admins": dg.MetadataValue.int(scores["rejected"].sum()),
             "flags": dg.MetadataValue.json(per_flag),
             "examples": _preview(content.unique("flag", keep="first").sort("flag")),
             "dagster/row_count": dg.MetadataValue.int(flags.height),
+            "seconds": dg.MetadataValue.float(round(time.perf_counter() - started, 3)),
+        }
+    )
+
+
+@dg.asset(
+    key=APP_EVENT_CURATION,
+    group_name=_GROUP,
+    deps=[LISTING_CLUSTERS, QUALITY_FLAGS, EVENT_CATEGORIES, APP_CATALOGUE],
+    kinds={"postgres"},
+)
+def app_event_curation() -> dg.MaterializeResult:
+    """Curation where it takes effect: ``app.event_curation`` and ``app.curation_queue``.
+
+    The API lists and searches canonical, unrejected listings only (the others are reachable by
+    id and named as the canonical event's sources), demotes low quality in search and never
+    recommends it; admins review the queue (low quality, uncertain duplicates, low-confidence
+    categories) at ``GET /api/v1/admin/curation``. Replaced in one transaction.
+    """
+    started = time.perf_counter()
+    with connect() as conn:
+        counts = store.publish_to_app(
+            conn, threshold=linkage.MATCH_PROBABILITY, uncertain=UNCERTAIN_MATCH
+        )
+    return dg.MaterializeResult(
+        metadata={
+            **{name: dg.MetadataValue.int(count) for name, count in sorted(counts.items())},
+            "dagster/row_count": dg.MetadataValue.int(counts["event_curation"]),
             "seconds": dg.MetadataValue.float(round(time.perf_counter() - started, 3)),
         }
     )

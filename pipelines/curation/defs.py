@@ -18,6 +18,7 @@ defs = dg.Definitions(
         assets.category_model,
         assets.event_categories,
         assets.quality_flags,
+        assets.app_event_curation,
     ],
     asset_checks=list(checks.CHECKS),
     jobs=[curation_job],

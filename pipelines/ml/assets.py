@@ -18,6 +18,7 @@ import polars as pl
 
 from core.db import connect
 from core.settings import get_settings
+from pipelines.curation.assets import APP_EVENT_CURATION
 from pipelines.ml import publish, tracking
 from pipelines.ml.evaluation import (
     DIGEST_KEY,
@@ -288,13 +289,14 @@ def champion(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
 @dg.asset(
     key=SERVING_RECOMMENDATIONS,
     group_name="serving",
-    deps=[CHAMPION, dg.AssetKey(["marts", "mart_event_popularity"])],
+    deps=[CHAMPION, dg.AssetKey(["marts", "mart_event_popularity"]), APP_EVENT_CURATION],
     kinds={"postgres", "mlflow"},
 )
 def serving_recommendations() -> dg.MaterializeResult:
     """Score every user and every upcoming event with the champion; publish to ``serving.*``.
 
-    Top-k events per user (only published, upcoming events), similar events per upcoming event,
+    Top-k events per user (only published, upcoming events that curation keeps in: no
+    duplicate, rejected or low-quality listing), similar events per upcoming event,
     and popular events per city, category and overall, all stamped with the champion's version
     and swapped in atomically: a failed run leaves the previous set serving.
     """
@@ -310,12 +312,7 @@ def serving_recommendations() -> dg.MaterializeResult:
     model = load_recommender(f"models:/{champion.name}@{tracking.CHAMPION}")
     with connect() as conn:
         user_ids = [row[0] for row in conn.execute("SELECT id FROM app.users ORDER BY id")]
-        candidates = [
-            row[0]
-            for row in conn.execute(
-                "SELECT id FROM app.events WHERE status = 'published' AND starts_at > now()"
-            )
-        ]
+        candidates = [row[0] for row in conn.execute(publish.CANDIDATES_SQL)]
     recommendations = model.recommend(
         user_ids, k=settings.recommendations_k, exclude_seen=True, candidates=candidates
     )

@@ -11,7 +11,7 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
-from core.contracts import RECOMMENDATIONS_CHANGED_CHANNEL
+from core.contracts import CURATION_RECOMMENDABLE, RECOMMENDATIONS_CHANGED_CHANNEL
 from pipelines.ingest.loading import copy_into
 
 SERVING_TABLES = ("user_recommendations", "similar_events", "popular_events")
@@ -61,8 +61,14 @@ LEFT JOIN app.users AS u ON u.id = r.user_id
 LEFT JOIN engaged AS g ON g.user_id = r.user_id AND g.category = e.category
 """
 
+# The events the model scores: published, upcoming and kept in by curation.
+CANDIDATES_SQL = f"""
+SELECT e.id FROM app.events e
+WHERE e.status = 'published' AND e.starts_at > now() AND {CURATION_RECOMMENDABLE}
+ORDER BY e.id"""
+
 # Popular upcoming events overall, per city and per category, from the popularity mart.
-_POPULAR = """
+_POPULAR = f"""
 INSERT INTO serving.popular_events_next (scope, scope_value, rank, event_id, score, model_version)
 SELECT scope, scope_value, rank, event_id, score, %(version)s
 FROM (
@@ -73,7 +79,7 @@ FROM (
     JOIN marts.mart_event_popularity AS p ON p.event_id = e.id
     CROSS JOIN LATERAL (VALUES ('global', ''), ('city', coalesce(e.city, '')),
                                ('category', coalesce(e.category, ''))) AS s (scope, scope_value)
-    WHERE e.status = 'published' AND e.starts_at > now()
+    WHERE e.status = 'published' AND e.starts_at > now() AND {CURATION_RECOMMENDABLE}
 ) AS ranked
 WHERE rank <= %(k)s
 """

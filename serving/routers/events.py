@@ -27,6 +27,7 @@ from serving.common import (
     PagingDep,
     respond,
 )
+from serving.curation import LISTED, SOURCES_SQL
 from serving.db import Connection, connection
 from serving.errors import ERROR_RESPONSES, ApiError, forbidden
 from serving.events import (
@@ -164,7 +165,8 @@ async def list_events(
         if not may_list_drafts(principal, organizer_id):
             raise forbidden("drafts are listed for their organiser only (pass organizer_id)")
     # Public listings are the same for every caller: micro-cached (see ``serving.cache``).
-    where = ["e.status = %(status)s"]
+    # One listing per real event: duplicates and rejected listings stay reachable by id only.
+    where = ["e.status = %(status)s", LISTED]
     params: dict[str, Any] = {"status": status, "limit": paging.limit, "offset": paging.offset}
     if not include_past:
         where.append("e.starts_at >= now()")
@@ -198,11 +200,31 @@ async def list_events(
     return Response(body, media_type="application/json")
 
 
-@router.get("/{event_id}", response_model=EventOut)
+class ListingSource(BaseModel):
+    event_id: int
+    source_file: str | None = Field(description="The partner feed file the listing came in")
+    external_id: str | None = Field(description="The partner's own id of the listing")
+
+
+class EventDetail(EventOut):
+    canonical_event_id: int = Field(
+        description="The listing that stands for this real event (this one unless it is a "
+        "duplicate of another feed's listing)"
+    )
+    sources: list[ListingSource] = Field(
+        description="The other listings of the same real event, from other feeds"
+    )
+
+
+@router.get("/{event_id}", response_model=EventDetail)
 async def get_event(event_id: EventId, conn: Connection, principal: OptionalPrincipal) -> object:
-    """One event, with its version as ``ETag`` for a later conditional update."""
+    """One event, with its version as ``ETag`` for a later conditional update, and the other
+    feeds' listings of the same real event."""
     event = await load_visible_event(conn, event_id, principal)
-    return respond(event, headers={"ETag": etag(event)})
+    listing = await (await conn.execute(SOURCES_SQL, {"id": event_id})).fetchone()
+    assert listing is not None
+    detail = {**event, "canonical_event_id": listing["canonical_id"], "sources": listing["sources"]}
+    return respond(detail, headers={"ETag": etag(event)})
 
 
 @router.post("", response_model=EventOut, status_code=201)

@@ -33,6 +33,7 @@ from serving.common import (
     query_parameters,
     respond,
 )
+from serving.curation import RECOMMENDABLE_QUALITY
 from serving.db import Connection, connection
 from serving.errors import ERROR_RESPONSES, ApiError, forbidden, not_found
 from serving.events import load_visible_event
@@ -48,8 +49,9 @@ router = APIRouter(
 
 # Conditions an event must still meet when it is shown; ``e`` is the event, ``%(user_id)s`` the
 # user. Full: the places taken (kept per event by the triggers of migration 0015) reach the
-# capacity.
-RECOMMENDABLE = """
+# capacity. Duplicates, rejected and low-quality listings (curation) are never recommended.
+RECOMMENDABLE = (
+    """
     e.status = 'published' AND e.starts_at > now()
     AND (%(category)s::text IS NULL OR e.category = %(category)s)
     AND e.capacity > coalesce((SELECT p.taken FROM app.event_places p
@@ -61,7 +63,10 @@ RECOMMENDABLE = """
                     WHERE d.user_id = %(user_id)s AND d.event_id = e.id AND d.type = 'dismiss')
     AND NOT EXISTS (SELECT 1 FROM app.recommendation_feedback f
                     WHERE f.user_id = %(user_id)s AND f.event_id = e.id
-                      AND f.action IN ('dismiss', 'dislike'))"""
+                      AND f.action IN ('dismiss', 'dislike'))
+    AND """
+    + RECOMMENDABLE_QUALITY
+)
 
 # Both recommendation queries return the event id and row version (``xmin`` changes with every
 # write to the row, whoever makes it) instead of the event's columns: the event itself comes
@@ -125,6 +130,7 @@ SIMILAR_EVENTS_SQL = f"""
     FROM serving.similar_events s
     JOIN app.events e ON e.id = s.similar_event_id
     WHERE s.event_id = %(event_id)s AND e.status = 'published' AND e.starts_at > now()
+      AND {RECOMMENDABLE_QUALITY}
     ORDER BY s.rank
     LIMIT %(limit)s"""
 
@@ -141,7 +147,7 @@ CONTENT_SIMILAR_SQL = f"""
            'content' AS model_version
     FROM app.events e, target t
     WHERE e.id <> %(event_id)s AND e.status = 'published' AND e.starts_at > now()
-      AND (e.category = t.category OR e.tags && t.tags)
+      AND (e.category = t.category OR e.tags && t.tags) AND {RECOMMENDABLE_QUALITY}
     ORDER BY score DESC, abs(extract(epoch FROM e.starts_at - t.starts_at)), e.id
     LIMIT %(limit)s"""
 

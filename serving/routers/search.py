@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from serving.cache import cache_key, response_cache
 from serving.common import EVENT_COLUMNS, DateTime, EventOut, PageInfo, Paging, PagingDep, respond
+from serving.curation import LISTED, LOW_QUALITY
 from serving.db import Connection, connection
 from serving.errors import ERROR_RESPONSES, ApiError
 from serving.text import StorableStr
@@ -52,11 +53,12 @@ ORDER_BY = {
     "price": "e.price NULLS LAST, e.starts_at, e.id",
 }
 
-SEARCH_EVENTS_SQL = """
-    SELECT {columns}, {relevance}::float8 AS relevance, {distance} AS distance_km
-    FROM app.events e {joins}
-    WHERE {match} AND {filters}
-    ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s"""
+# Low-quality listings (curation) come after every other match, whatever the sort.
+SEARCH_EVENTS_SQL = f"""
+    SELECT {{columns}}, {{relevance}}::float8 AS relevance, {{distance}} AS distance_km
+    FROM app.events e {{joins}}
+    WHERE {{match}} AND {{filters}}
+    ORDER BY {LOW_QUALITY}, {{order}} LIMIT %(limit)s OFFSET %(offset)s"""
 
 # Facets ignore the category filter, so a client can show the other categories' counts; the
 # total for the page is read from the same counts.
@@ -145,6 +147,7 @@ async def search_events(
 
     filters = _Filters()
     filters.add("e.status = %(status)s", status=status)
+    filters.add(LISTED)
     if not include_past:
         filters.add("e.starts_at >= now()")
     if date_from is not None:

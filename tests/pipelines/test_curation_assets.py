@@ -221,3 +221,79 @@ def test_dbt_reads_the_curation_as_a_source(curated, database_url: str, tmp_path
     flagged = staged.filter(pl.col("event_id").is_in(past.implode()))
     assert flagged["low_quality"].all()
     assert flagged["quality_flags"].list.contains("start_in_past").all()
+
+
+@pytest.fixture(scope="module")
+def published(curated, database_url: str) -> Iterator[PlantedListings]:
+    """The curated listings published into ``app.*`` as the daily run does."""
+    from pipelines.ingest.assets import app_catalogue
+
+    planted, _ = curated
+    assert dg.materialize([app_catalogue, assets.app_event_curation]).success
+    yield planted
+    ids = planted.listings["event_id"].to_list()
+    with psycopg.connect(database_url) as conn:
+        conn.execute("DELETE FROM app.curation_decisions WHERE event_id = ANY(%s)", (ids,))
+        conn.execute("DELETE FROM app.events WHERE id = ANY(%s)", (ids,))
+
+
+def _decide(conn: psycopg.Connection, action: str, event_id: int, other: int | None = None) -> None:
+    conn.execute(
+        "INSERT INTO app.curation_decisions (action, event_id, other_event_id) VALUES (%s, %s, %s)",
+        (action, event_id, other),
+    )
+
+
+def test_the_api_tables_show_one_listing_per_real_event(published, database_url: str) -> None:
+    with psycopg.connect(database_url) as conn:
+        shown = _frame(conn, "SELECT * FROM app.event_curation")
+        clusters = _frame(conn, "SELECT event_id, canonical_id FROM curation.listing_clusters")
+        queue = _frame(conn, "SELECT * FROM app.curation_queue")
+    assert shown.height == published.listings.height
+    joined = shown.join(clusters, on="event_id", suffix="_batch")
+    assert (joined["canonical_id"] == joined["canonical_id_batch"]).all()
+    truth = published.truth.join(shown, on="event_id")
+    junk = truth.filter(pl.col("flags").list.contains("start_in_past"))
+    assert junk["low_quality"].all()
+    assert not shown["rejected"].any()
+    assert set(queue["kind"]) <= {"low_quality", "uncertain_duplicate", "low_confidence_category"}
+    low = queue.filter(pl.col("kind") == "low_quality")
+    assert set(low["event_id"]) == set(shown.filter(pl.col("low_quality"))["event_id"])
+    assert low["evidence"].str.contains(": ").all()
+    pairs = queue.filter(pl.col("kind") == "uncertain_duplicate")
+    assert pairs["other_event_id"].null_count() == 0
+    assert pairs["score"].is_between(0.5, assets.UNCERTAIN_MATCH[1], closed="left").all()
+
+
+def test_admin_decisions_win_over_the_next_batch(published, database_url: str) -> None:
+    with psycopg.connect(database_url) as conn:
+        shown = _frame(conn, "SELECT * FROM app.event_curation")
+    duplicate = shown.filter(pl.col("event_id") != pl.col("canonical_id")).row(0, named=True)
+    low = shown.filter(pl.col("low_quality")).row(0, named=True)
+    fine = shown.filter(
+        ~pl.col("low_quality")
+        & (pl.col("event_id") == pl.col("canonical_id"))
+        & ~pl.col("event_id").is_in([duplicate["canonical_id"]])
+    ).row(0, named=True)
+    with psycopg.connect(database_url) as conn:
+        _decide(conn, "split", duplicate["event_id"])
+        _decide(conn, "accept", low["event_id"])
+        _decide(conn, "reject", fine["event_id"])
+    batch = [assets.listing_clusters, assets.quality_flags, assets.app_event_curation]
+    assert dg.materialize(batch).success
+    with psycopg.connect(database_url) as conn:
+        after = {
+            row[0]: row
+            for row in conn.execute(
+                "SELECT event_id, canonical_id, low_quality, rejected FROM app.event_curation"
+            )
+        }
+        queued = {
+            (row[0], row[1])
+            for row in conn.execute("SELECT kind, event_id FROM app.curation_queue")
+        }
+    assert after[duplicate["event_id"]][1] == duplicate["event_id"]
+    assert after[low["event_id"]][2] is False
+    assert after[fine["event_id"]][2:] == (True, True)
+    assert ("low_quality", low["event_id"]) not in queued
+    assert ("low_quality", fine["event_id"]) not in queued
