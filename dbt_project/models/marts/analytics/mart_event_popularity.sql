@@ -1,14 +1,20 @@
--- Per event: what users did with it and a popularity score in which each interaction's weight
--- decays with its age (half-life `popularity_half_life_days`).
+-- Per real event: what users did with it and a popularity score in which each interaction's
+-- weight decays with its age (half-life `popularity_half_life_days`). One row per canonical
+-- event; what happened on its duplicate listings (other feeds) counts for it.
 with events as (
     select
         event_id,
         title,
-        category,
+        resolved_category as category,
         city,
         status,
         starts_at
     from {{ ref('dim_events') }}
+    where is_canonical
+),
+
+canonical as (
+    select event_id, canonical_event_id from {{ ref('dim_events') }}
 ),
 
 -- Per event: the days before the one `popularity_as_of` falls on are settled (each day's growth
@@ -16,7 +22,7 @@ with events as (
 -- interaction after `popularity_as_of` (clock skew) counts with its full weight.
 interaction_counts as (
     select
-        event_id,
+        canonical.canonical_event_id as event_id,
         sum(interactions) as interactions,
         sum(views) as views,
         sum(clicks) as clicks,
@@ -34,27 +40,32 @@ interaction_counts as (
             where activity_date < ({{ popularity_as_of() }} at time zone 'utc')::date
         ) as settled_score,
         max(last_interaction_at) as last_interaction_at
-    from {{ ref('fct_event_activity_daily') }}
-    group by event_id
+    from {{ ref('fct_event_activity_daily') }} as daily
+    inner join canonical on canonical.event_id = daily.event_id
+    group by canonical.canonical_event_id
 ),
 
 recent_scores as (
     select
-        event_id,
+        canonical.canonical_event_id as event_id,
         sum(weight * {{ decay_factor('occurred_at') }}) as recent_score
-    from {{ ref('fct_interactions') }}
+    from {{ ref('fct_interactions') }} as fct
+    inner join canonical on canonical.event_id = fct.event_id
     where occurred_date >= ({{ popularity_as_of() }} at time zone 'utc')::date
-    group by event_id
+    group by canonical.canonical_event_id
 ),
 
--- Distinct users per stage, as the funnel counts them from fct_user_event_activity.
+-- Distinct users per stage, as the funnel counts them from fct_user_event_activity, summed over
+-- the listings of a real event (a user on two listings of one event counts on each).
 user_stages as (
     select
-        event_id,
-        viewers as distinct_users,
-        registrants as registrations,
-        attendees as attendance
-    from {{ ref('mart_event_funnel') }}
+        canonical.canonical_event_id as event_id,
+        sum(viewers) as distinct_users,
+        sum(registrants) as registrations,
+        sum(attendees) as attendance
+    from {{ ref('mart_event_funnel') }} as funnel
+    inner join canonical on canonical.event_id = funnel.event_id
+    group by canonical.canonical_event_id
 ),
 
 scored as (

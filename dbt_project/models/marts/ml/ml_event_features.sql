@@ -1,5 +1,6 @@
--- Event attributes the recommenders use, one row per event (every status: filter on `status` and
--- `starts_at` for what may be recommended).
+-- Event attributes the recommenders use, one row per real event (every status: filter on `status`
+-- and `starts_at` for what may be recommended): duplicate listings are left out, their
+-- interactions count for the canonical event (ml_training_interactions).
 select
     event_id::bigint as event_id,
     title,
@@ -20,3 +21,4 @@ select
     venue_id::bigint as venue_id,
     created_at
 from {{ ref('dim_events') }}
+where is_canonical

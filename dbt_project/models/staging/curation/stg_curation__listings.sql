@@ -12,7 +12,8 @@ select
     coalesce(categories.low_confidence, false) as category_low_confidence,
     quality.quality_score,
     coalesce(quality.flags, '{}'::text[]) as quality_flags,
-    coalesce(quality.low_quality, false) as low_quality
+    coalesce(quality.low_quality, false) as low_quality,
+    coalesce(quality.rejected, false) as rejected
 from {{ source('curation', 'listing_clusters') }} as clusters
 left join {{ source('curation', 'event_categories') }} as categories
     on categories.event_id = clusters.event_id
