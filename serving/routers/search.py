@@ -1,9 +1,18 @@
-"""Event search: ranked full text, typo tolerance, filters, geo radius, sorts, facets, paging.
+"""Event search: words ranked the way people expect, typo tolerance, facets, geo, autocomplete.
 
-Full text uses the weighted ``search_document`` (title > tags, category > description) with
-``websearch_to_tsquery``, so users may type quotes, ``or`` and ``-word``. When full text finds
-nothing, the words are matched by trigram similarity against titles ("conferense" finds
-"conference"). Only published, upcoming events are searched unless the client asks otherwise.
+What the text asks for is parsed by :mod:`serving.search_terms`. A word matches as typed, as a
+prefix, or through the catalogue's words that look like it (``app.search_words``, pg_trgm
+similarity; "pyhton" finds "python"); no word is required, so an event matching more of them
+ranks higher. Then, in this order (after Meilisearch's ranking rules): the query as a phrase in
+the title, words matched as typed rather than corrected, words in the title rather than in tags,
+category, city or description, PostgreSQL's cover-density rank, and the start (soonest first).
+Only published, upcoming events are searched unless the client asks otherwise; duplicates of
+another feed's listing are left out and low-quality listings come last (curation).
+
+Facets count every match by category, city, start (today, this weekend, the next 30 days) and
+price band; each ignores its own filter and respects the others, so a client can offer the
+alternatives. With a point (``lat``/``lng``, or a signed-in user's home) every hit carries its
+distance. Answers are the same for every caller with the same point, so they are micro-cached.
 """
 
 from __future__ import annotations
@@ -11,7 +20,8 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
+from psycopg.rows import dict_row
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from serving.cache import cache_key, response_cache
@@ -19,6 +29,15 @@ from serving.common import EVENT_COLUMNS, DateTime, EventOut, PageInfo, Paging, 
 from serving.curation import LISTED, LOW_QUALITY
 from serving.db import Connection, connection
 from serving.errors import ERROR_RESPONSES, ApiError
+from serving.search_terms import (
+    TWO_TYPOS_LENGTH,
+    QueryTexts,
+    SearchTerms,
+    needs_correction,
+    parse_search,
+    query_texts,
+)
+from serving.security import authenticate
 from serving.text import StorableStr
 
 router = APIRouter(prefix="/api/v1/search", tags=["search"], responses=ERROR_RESPONSES)
@@ -29,24 +48,57 @@ DISTANCE_KM = """(12742.0 * asin(least(1.0, sqrt(
         + cos(radians(%(lat)s)) * cos(radians(e.lat))
           * power(sin(radians(e.lng - %(lng)s) / 2), 2)))))"""
 
-# How each mode ranks a match; the trigram mode scores titles by word similarity.
-RELEVANCE = {
-    "fulltext": "ts_rank_cd(e.search_document, websearch_to_tsquery('english', %(q)s), 32)",
-    "fuzzy": "word_similarity(%(q)s, e.title)",
-    "browse": "0.0",
-}
-MATCH = {
-    "fulltext": "e.search_document @@ websearch_to_tsquery('english', %(q)s)",
-    "fuzzy": "%(q)s <%% e.title",
-    "browse": "TRUE",
-}
+# Per query word the catalogue does not have: up to three of its words within the word's edit
+# budget, fewest edits first. Candidates share trigrams with the word or its first two letters
+# (trigrams alone miss swapped letters: "pyhton" and "python" share three of eleven).
+CORRECTIONS_SQL = """
+    SELECT q.word, array(
+               SELECT v.word FROM app.search_words v
+               WHERE NOT q.known
+                 AND (v.word %% q.word
+                      OR (left(v.word, 2) = left(q.word, 2)
+                          AND char_length(v.word)
+                              BETWEEN char_length(q.word) - 2 AND char_length(q.word) + 2))
+                 AND levenshtein_less_equal(v.word, q.word, q.edits) <= q.edits
+               ORDER BY levenshtein(v.word, q.word), similarity(v.word, q.word) DESC, v.word
+               LIMIT 3) AS corrections
+    FROM (SELECT w AS word, EXISTS (SELECT 1 FROM app.search_words s WHERE s.word = w) AS known,
+                 CASE WHEN char_length(w) >= %(two_edits)s THEN 2 ELSE 1 END AS edits
+          FROM unnest(%(words)s::text[]) AS w) q"""
+
+# The query's tsqueries, computed once per statement.
+QUERIES_CTE = """
+    q AS (
+        SELECT to_tsquery('english', %(any)s) AS any_q,
+               array(SELECT to_tsquery('english', g) FROM unnest(%(groups)s::text[]) g) AS groups,
+               array(SELECT to_tsquery('english', g) FROM unnest(%(exact)s::text[]) g) AS exact,
+               array(SELECT to_tsquery('english', g) FROM unnest(%(title)s::text[]) g) AS titles
+    )"""
+MATCH = "e.search_document @@ q.any_q"
+
+# How well an event matches, column by column (see the module docstring for the order).
+SCORES = """
+    LATERAL (SELECT
+        (SELECT count(*) FROM unnest(q.groups) t WHERE e.search_document @@ t) AS words,
+        (position(%(phrase)s IN regexp_replace(lower(e.title), '[^[:alnum:]]+', ' ', 'g')) > 0)::int
+            AS phrase,
+        (SELECT count(*) FROM unnest(q.exact) t WHERE e.search_document @@ t) AS exact_words,
+        (SELECT count(*) FROM unnest(q.titles) t WHERE e.search_document @@ t) AS title_words,
+        ts_rank_cd(e.search_document, q.any_q, 32) AS rank
+    ) s"""
+RELEVANCE = "(s.words * 1000 + s.phrase * 100 + s.exact_words * 10 + s.title_words + s.rank)"
+RELEVANCE_ORDER = (
+    "s.words DESC, s.phrase DESC, s.exact_words DESC, s.title_words DESC, s.rank DESC, "
+    "e.starts_at, e.id"
+)
+
 # Joined only when sorting by popularity: the global popularity the batch job published.
 POPULARITY_JOIN = """
     LEFT JOIN (SELECT p.event_id, max(p.score) AS score FROM serving.popular_events p
                WHERE p.scope = 'global' AND p.scope_value = '' GROUP BY p.event_id) pop
            ON pop.event_id = e.id"""
 ORDER_BY = {
-    "relevance": "relevance DESC, e.starts_at, e.id",
+    "relevance": RELEVANCE_ORDER,
     "date": "e.starts_at, e.id",
     "distance": "distance_km, e.starts_at, e.id",
     "popularity": "coalesce(pop.score, 0) DESC, e.starts_at, e.id",
@@ -54,26 +106,72 @@ ORDER_BY = {
 }
 
 # Low-quality listings (curation) come after every other match, whatever the sort.
-SEARCH_EVENTS_SQL = f"""
-    SELECT {{columns}}, {{relevance}}::float8 AS relevance, {{distance}} AS distance_km
-    FROM app.events e {{joins}}
+SEARCH_SQL = f"""
+    WITH {QUERIES_CTE}
+    SELECT {EVENT_COLUMNS}, {{relevance}}::float8 AS relevance, {{distance}} AS distance_km
+    FROM q, app.events e {{joins}} {{scores}}
     WHERE {{match}} AND {{filters}}
     ORDER BY {LOW_QUALITY}, {{order}} LIMIT %(limit)s OFFSET %(offset)s"""
 
-# Facets ignore the category filter, so a client can show the other categories' counts; the
-# total for the page is read from the same counts.
-SEARCH_FACETS_SQL = """
-    SELECT e.category, count(*) AS count FROM app.events e
-    WHERE {match} AND {filters}
-    GROUP BY e.category ORDER BY count(*) DESC, e.category"""
+# Start buckets, in UTC: the rest of today, this weekend (Saturday and Sunday of the current
+# week), the next 30 days.
+DATE_BUCKETS = {
+    "today": "e.starts_at < date_trunc('day', now()) + interval '1 day'",
+    "this_weekend": "e.starts_at >= date_trunc('week', now()) + interval '5 days'"
+    " AND e.starts_at < date_trunc('week', now()) + interval '7 days'",
+    "next_30_days": "e.starts_at < now() + interval '30 days'",
+}
+PRICE_BANDS = {
+    "free": "e.price = 0",
+    "under_20": "e.price > 0 AND e.price < 20",
+    "20_to_50": "e.price >= 20 AND e.price < 50",
+    "50_and_over": "e.price >= 50",
+}
+FACETS = ("category", "city", "date", "price")
+
+
+def _facets_sql(match_cte: str, match: str, base: str, facet_filters: dict[str, str]) -> str:
+    """Counts per facet value over the matches: each facet's counts respect every other
+    facet's filter but not its own; the ``total`` row respects them all."""
+
+    def others(facet: str) -> str:
+        return " AND ".join(f"m.f_{f}" for f in FACETS if f != facet)
+
+    flags = ", ".join(f"({facet_filters.get(f, 'TRUE')}) AS f_{f}" for f in FACETS)
+    buckets = ", ".join(f"({condition}) AS in_{name}" for name, condition in DATE_BUCKETS.items())
+    band = " ".join(f"WHEN {condition} THEN '{name}'" for name, condition in PRICE_BANDS.items())
+    date_rows = " UNION ALL ".join(
+        f"SELECT 'date', '{name}', count(*) FILTER (WHERE {others('date')} AND m.in_{name}) FROM m"
+        for name in DATE_BUCKETS
+    )
+    return f"""
+        WITH {match_cte}, m AS (
+            SELECT e.category, e.city, CASE {band} END AS price_band, {buckets}, {flags}
+            FROM q, app.events e WHERE {match} AND {base}
+        )
+        SELECT 'category' AS facet, m.category AS value,
+               count(*) FILTER (WHERE {others("category")}) AS count
+        FROM m GROUP BY m.category
+        UNION ALL
+        SELECT 'city', m.city, count(*) FILTER (WHERE {others("city")})
+        FROM m GROUP BY m.city
+        UNION ALL {date_rows}
+        UNION ALL
+        SELECT 'price', m.price_band, count(*) FILTER (WHERE {others("price")})
+        FROM m GROUP BY m.price_band
+        UNION ALL
+        SELECT 'total', NULL, count(*) FILTER (WHERE {" AND ".join(f"m.f_{f}" for f in FACETS)})
+        FROM m"""
+
 
 SearchSort = Literal["relevance", "date", "distance", "popularity", "price"]
 SearchStatus = Literal["published", "cancelled", "completed"]
+DateBucket = Literal["today", "this_weekend", "next_30_days"]
 
 
 class SearchHit(EventOut):
     relevance: float
-    distance_km: float | None
+    distance_km: float | None = Field(description="From the given point or the user's home")
 
 
 class FacetCount(BaseModel):
@@ -83,43 +181,83 @@ class FacetCount(BaseModel):
 
 class SearchFacets(BaseModel):
     category: list[FacetCount]
+    city: list[FacetCount]
+    date: list[FacetCount] = Field(description="today, this_weekend, next_30_days (UTC)")
+    price: list[FacetCount] = Field(description="free, under_20, 20_to_50, 50_and_over")
 
 
 class SearchResults(PageInfo):
     items: list[SearchHit]
-    mode: Literal["fulltext", "fuzzy", "browse"]
+    mode: Literal["fulltext", "fuzzy", "browse"] = Field(
+        description="fulltext: the words as typed; fuzzy: some matched through a correction; "
+        "browse: no words"
+    )
     facets: SearchFacets
 
 
 class _Filters:
-    """The WHERE fragments and parameters of one search, all from a fixed set of clauses."""
+    """The WHERE fragments and parameters of one search, from a fixed set of clauses; the
+    facetable filters (category, city, date, price) are kept apart for the facet counts."""
 
     def __init__(self) -> None:
         self.clauses: list[str] = []
-        self.category_clause: str | None = None
+        self.facets: dict[str, list[str]] = {}
         self.params: dict[str, Any] = {}
 
-    def add(self, clause: str, **params: Any) -> None:
-        self.clauses.append(clause)
+    def add(self, clause: str, facet: str | None = None, **params: Any) -> None:
+        if facet is None:
+            self.clauses.append(clause)
+        else:
+            self.facets.setdefault(facet, []).append(clause)
         self.params.update(params)
 
-    def sql(self, *, with_category: bool = True) -> str:
-        clauses = list(self.clauses)
-        if with_category and self.category_clause:
-            clauses.append(self.category_clause)
-        return " AND ".join(clauses) or "TRUE"
+    def base(self) -> str:
+        return " AND ".join(self.clauses) or "TRUE"
+
+    def facet_filters(self) -> dict[str, str]:
+        return {facet: " AND ".join(clauses) for facet, clauses in self.facets.items()}
+
+    def all(self) -> str:
+        return " AND ".join([*self.clauses, *(c for cs in self.facets.values() for c in cs)])
+
+
+async def _corrections(conn: Connection, terms: SearchTerms) -> dict[str, list[str]]:
+    """Catalogue words that look like each query word the catalogue does not have."""
+    words = [w for w in terms.words if needs_correction(w)]
+    if not words:
+        return {}
+    cur = await conn.execute(CORRECTIONS_SQL, {"words": words, "two_edits": TWO_TYPOS_LENGTH})
+    return {row["word"]: row["corrections"] for row in await cur.fetchall() if row["corrections"]}
+
+
+async def _home(request: Request, conn: Connection) -> tuple[float, float] | None:
+    """The signed-in user's home point, if the account has one."""
+    principal = await authenticate(request, conn)
+    if principal is None or principal.user_id is None:
+        return None
+    cur = await conn.execute(
+        "SELECT home_lat, home_lng FROM app.users WHERE id = %s", (principal.user_id,)
+    )
+    row = await cur.fetchone()
+    if row is None or row["home_lat"] is None or row["home_lng"] is None:
+        return None
+    return row["home_lat"], row["home_lng"]
 
 
 @router.get("/events", response_model=SearchResults)
 async def search_events(
     request: Request,
     paging: PagingDep,
-    q: Annotated[StorableStr | None, Query(max_length=200, description="Search words")] = None,
+    q: Annotated[
+        StorableStr | None,
+        Query(max_length=200, description='Words; "a phrase" must appear, -word excludes'),
+    ] = None,
     category: Annotated[StorableStr | None, Query(max_length=50, description="Any case")] = None,
     tags: Annotated[list[StorableStr] | None, Query(max_length=20, description="Any of")] = None,
     city: Annotated[StorableStr | None, Query(max_length=200, description="Any case")] = None,
     date_from: DateTime | None = None,
     date_to: DateTime | None = None,
+    when: Annotated[DateBucket | None, Query(description="A start bucket of the facets")] = None,
     price_min: Annotated[float | None, Query(ge=0, le=1e8)] = None,
     price_max: Annotated[float | None, Query(ge=0, le=1e8)] = None,
     free: bool | None = None,
@@ -132,126 +270,209 @@ async def search_events(
 ) -> object:
     """Search events; ``total`` and ``facets`` count every match, not just this page.
 
-    Answers are the same for every caller, so they are micro-cached (see ``serving.cache``).
+    Without ``lat``/``lng`` a signed-in user's home is the point distances are measured from.
     """
-    query = (q or "").strip() or None
+    terms = parse_search(q or "")
     if (lat is None) != (lng is None):
         raise ApiError(422, "validation_error", "lat and lng go together")
-    if radius_km is not None and lat is None:
-        raise ApiError(422, "validation_error", "radius_km needs lat and lng")
-    sort = sort or ("relevance" if query else "date")
-    if sort == "distance" and lat is None:
-        raise ApiError(422, "validation_error", "sort=distance needs lat and lng")
     if date_from and date_to and date_to < date_from:
         raise ApiError(422, "validation_error", "date_to is before date_from")
+    point: tuple[float, float] | None = (lat, lng) if lat is not None and lng is not None else None
+    if point is None and request.headers.get("authorization"):
+        async with connection(request) as conn:
+            point = await _home(request, conn)
+    if radius_km is not None and point is None:
+        raise ApiError(422, "validation_error", "radius_km needs lat and lng (or a home)")
+    sort = sort or ("relevance" if not terms.empty else "date")
+    if sort == "distance" and point is None:
+        raise ApiError(422, "validation_error", "sort=distance needs lat and lng (or a home)")
+    if sort == "relevance" and terms.empty:
+        sort = "date"
 
     filters = _Filters()
     filters.add("e.status = %(status)s", status=status)
     filters.add(LISTED)
     if not include_past:
         filters.add("e.starts_at >= now()")
-    if date_from is not None:
-        filters.add("e.starts_at >= %(date_from)s", date_from=date_from)
-    if date_to is not None:
-        filters.add("e.starts_at <= %(date_to)s", date_to=date_to)
     if tags:
         filters.add("e.tags && %(tags)s::text[]", tags=tags)
-    if city is not None:
-        filters.add("lower(e.city) = lower(%(city)s)", city=city)
-    if price_min is not None:
-        filters.add("e.price >= %(price_min)s", price_min=price_min)
-    if price_max is not None:
-        filters.add("e.price <= %(price_max)s", price_max=price_max)
-    if free is not None:
-        filters.add("e.price = 0" if free else "e.price > 0")
-    if lat is not None:
-        filters.params.update(lat=lat, lng=lng)
+    if point is not None:
+        filters.params.update(lat=point[0], lng=point[1])
     if radius_km is not None:
         # A bounding box first (cheap), then the exact distance.
-        lat_span = radius_km / 111.2
         filters.add(
-            f"e.lat BETWEEN %(lat)s - %(lat_span)s AND %(lat)s + %(lat_span)s"
+            "e.lat BETWEEN %(lat)s - %(lat_span)s AND %(lat)s + %(lat_span)s"
             f" AND {DISTANCE_KM} <= %(radius_km)s",
-            lat_span=lat_span,
+            lat_span=radius_km / 111.2,
             radius_km=radius_km,
         )
+    if terms.empty and terms.excluded:
+        filters.add(
+            "NOT e.search_document @@ to_tsquery('english', %(excluded)s)",
+            excluded=" | ".join(terms.excluded),
+        )
     if category is not None:
-        filters.category_clause = "lower(e.category) = lower(%(category)s)"
-        filters.params["category"] = category
+        filters.add("lower(e.category) = lower(%(category)s)", "category", category=category)
+    if city is not None:
+        filters.add("lower(e.city) = lower(%(city)s)", "city", city=city)
+    if date_from is not None:
+        filters.add("e.starts_at >= %(date_from)s", "date", date_from=date_from)
+    if date_to is not None:
+        filters.add("e.starts_at <= %(date_to)s", "date", date_to=date_to)
+    if when is not None:
+        filters.add(DATE_BUCKETS[when], "date")
+    if price_min is not None:
+        filters.add("e.price >= %(price_min)s", "price", price_min=price_min)
+    if price_max is not None:
+        filters.add("e.price <= %(price_max)s", "price", price_max=price_max)
+    if free is not None:
+        filters.add("e.price = 0" if free else "e.price > 0", "price")
 
-    params = {**filters.params, "q": query, "limit": paging.limit, "offset": paging.offset}
-    modes = ["fulltext", "fuzzy"] if query else ["browse"]
-    near = lat is not None
+    key = cache_key(request) + (f"#{point[0]},{point[1]}" if point and lat is None else "")
 
     async def render() -> bytes:
         async with connection(request) as conn:
-            items, total, facets, mode = await _run_search(
-                conn, modes, filters, params, category, near, sort, paging
-            )
-        page = {
-            "items": items,
-            "total": total,
-            "limit": paging.limit,
-            "offset": paging.offset,
-            "mode": mode,
-            "facets": {"category": facets},
-        }
+            page = await _run_search(conn, terms, filters, point is not None, sort, paging)
         return bytes(respond(page).body)
 
-    body = await response_cache(request).fetch(cache_key(request), render)
+    body = await response_cache(request).fetch(key, render)
     return Response(body, media_type="application/json")
 
 
 async def _run_search(
     conn: Connection,
-    modes: list[str],
+    terms: SearchTerms,
     filters: _Filters,
-    params: dict[str, Any],
-    category: str | None,
     with_distance: bool,
     sort: str,
     paging: Paging,
-) -> tuple[list[dict[str, Any]], int, list[dict[str, Any]], str]:
-    """Counts first (full text, then trigram when it finds nothing), then the page itself."""
-    for mode in modes:
-        facets, total = await _facets(conn, mode, filters, params, category)
-        if total or mode == modes[-1]:
-            break
+) -> dict[str, Any]:
+    """Corrections, facets (with the total), then the page itself."""
+    texts: QueryTexts | None = None
+    if not terms.empty:
+        texts = query_texts(terms, await _corrections(conn, terms))
+    params = {
+        **filters.params,
+        "any": texts.any if texts else "",
+        "groups": list(texts.groups) if texts else [],
+        "exact": list(texts.exact) if texts else [],
+        "title": list(texts.title) if texts else [],
+        "phrase": " ".join(terms.words),
+        "limit": paging.limit,
+        "offset": paging.offset,
+    }
+    match = MATCH if texts else "TRUE"
+    cur = await conn.execute(
+        _facets_sql(QUERIES_CTE, match, filters.base(), filters.facet_filters()), params
+    )
+    facets: dict[str, list[dict[str, Any]]] = {facet: [] for facet in FACETS}
+    total = 0
+    for row in await cur.fetchall():
+        if row["facet"] == "total":
+            total = row["count"]
+        elif row["count"]:
+            facets[row["facet"]].append({"value": row["value"], "count": row["count"]})
+    for facet in ("category", "city"):
+        facets[facet].sort(key=lambda item: (-item["count"], item["value"] or ""))
+    # Start buckets and price bands: every one, in their own order, zero counts included.
+    for facet, names in (("date", DATE_BUCKETS), ("price", PRICE_BANDS)):
+        counts = {item["value"]: item["count"] for item in facets[facet]}
+        facets[facet] = [{"value": name, "count": counts.get(name, 0)} for name in names]
     items: list[dict[str, Any]] = []
     if total > paging.offset:
         cur = await conn.execute(
-            SEARCH_EVENTS_SQL.format(
-                columns=EVENT_COLUMNS,
-                relevance=RELEVANCE[mode],
+            SEARCH_SQL.format(
+                relevance=RELEVANCE if texts else "0.0",
                 distance=DISTANCE_KM if with_distance else "NULL::float8",
-                match=MATCH[mode],
-                filters=filters.sql(),
-                order=ORDER_BY[sort],
                 joins=POPULARITY_JOIN if sort == "popularity" else "",
+                scores=", " + SCORES if texts else "",
+                match=match,
+                filters=filters.all(),
+                order=ORDER_BY[sort],
             ),
             params,
         )
         items = await cur.fetchall()
-    return items, total, facets, mode
+    mode = "browse" if texts is None else ("fuzzy" if texts.corrected else "fulltext")
+    return {
+        "items": items,
+        "total": total,
+        "limit": paging.limit,
+        "offset": paging.offset,
+        "mode": mode,
+        "facets": facets,
+    }
 
 
-async def _facets(
-    conn: Connection,
-    mode: str,
-    filters: _Filters,
-    params: dict[str, Any],
-    category: str | None,
-) -> tuple[list[dict[str, Any]], int]:
-    """Category counts over the matches (ignoring the category filter) and the page total."""
-    cur = await conn.execute(
-        SEARCH_FACETS_SQL.format(match=MATCH[mode], filters=filters.sql(with_category=False)),
-        params,
-    )
-    rows = await cur.fetchall()
-    facets = [{"value": row["category"], "count": row["count"]} for row in rows]
-    if category is None:
-        total = sum(row["count"] for row in rows)
-    else:
-        wanted = category.lower()
-        total = sum(row["count"] for row in rows if (row["category"] or "").lower() == wanted)
-    return facets, total
+SUGGEST_EVENTS_SQL = f"""
+    SELECT e.id, e.title, e.starts_at, e.city FROM app.events e
+    WHERE e.status = 'published' AND e.starts_at >= now() AND {LISTED}
+      AND (e.title ILIKE %(prefix)s OR e.title ILIKE %(word_prefix)s)
+    ORDER BY (e.title ILIKE %(prefix)s) DESC, {LOW_QUALITY}, e.starts_at, e.id
+    LIMIT %(limit)s"""
+SUGGEST_CITIES_SQL = f"""
+    SELECT min(e.city) AS city, count(*) AS events FROM app.events e
+    WHERE e.status = 'published' AND e.starts_at >= now() AND {LISTED}
+      AND (e.city ILIKE %(prefix)s OR e.city ILIKE %(word_prefix)s)
+    GROUP BY lower(e.city) ORDER BY count(*) DESC, lower(e.city) LIMIT %(limit)s"""
+SUGGEST_ORGANIZERS_SQL = f"""
+    SELECT u.id, u.name, count(*) AS events FROM app.users u
+    JOIN app.events e ON e.organizer_id = u.id
+    WHERE u.role = 'organizer' AND (u.name ILIKE %(prefix)s OR u.name ILIKE %(word_prefix)s)
+      AND e.status = 'published' AND e.starts_at >= now() AND {LISTED}
+    GROUP BY u.id, u.name ORDER BY count(*) DESC, u.name, u.id LIMIT %(limit)s"""
+
+
+class EventSuggestion(BaseModel):
+    id: int
+    title: str
+    starts_at: Any
+    city: str | None
+
+
+class CitySuggestion(BaseModel):
+    city: str
+    events: int = Field(description="Upcoming events there")
+
+
+class OrganizerSuggestion(BaseModel):
+    id: int
+    name: str
+    events: int = Field(description="Upcoming events")
+
+
+class Suggestions(BaseModel):
+    events: list[EventSuggestion]
+    cities: list[CitySuggestion]
+    organizers: list[OrganizerSuggestion]
+
+
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+@router.get("/suggest", response_model=Suggestions)
+async def suggest(
+    request: Request,
+    q: Annotated[StorableStr, Query(min_length=1, max_length=100, description="What is typed")],
+    limit: Annotated[int, Query(ge=1, le=20, description="Per kind")] = 5,
+) -> object:
+    """Autocomplete: upcoming events, cities and organisers whose name has a word starting
+    with ``q`` (names starting with it first). Micro-cached like search."""
+    typed = " ".join(q.split())
+    if not typed:
+        raise ApiError(422, "validation_error", "q is blank")
+    escaped = _like_escaped(typed)
+    params = {"prefix": f"{escaped}%", "word_prefix": f"% {escaped}%", "limit": limit}
+
+    async def render() -> bytes:
+        async with connection(request) as conn, conn.pipeline():
+            cursors = [
+                await conn.cursor(row_factory=dict_row).execute(sql, params)
+                for sql in (SUGGEST_EVENTS_SQL, SUGGEST_CITIES_SQL, SUGGEST_ORGANIZERS_SQL)
+            ]
+            events, cities, organizers = [await cur.fetchall() for cur in cursors]
+        return bytes(respond({"events": events, "cities": cities, "organizers": organizers}).body)
+
+    body = await response_cache(request).fetch(cache_key(request), render)
+    return Response(body, media_type="application/json")

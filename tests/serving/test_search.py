@@ -88,7 +88,8 @@ async def test_websearch_syntax(client, catalogue):
 async def test_typo_falls_back_to_trigram_similarity(client, catalogue):
     body = await search(client, q="conferense")
     assert body["mode"] == "fuzzy"
-    assert [item["id"] for item in body["items"]] == [catalogue["title"]]
+    # The title first, then the description that mentions a conference.
+    assert [item["id"] for item in body["items"]] == [catalogue["title"], catalogue["desc"]]
 
 
 async def test_no_match_at_all(client, catalogue):
@@ -98,8 +99,22 @@ async def test_no_match_at_all(client, catalogue):
         "total": 0,
         "limit": 20,
         "offset": 0,
-        "mode": "fuzzy",
-        "facets": {"category": []},
+        "mode": "fulltext",
+        "facets": {
+            "category": [],
+            "city": [],
+            "date": [
+                {"value": "today", "count": 0},
+                {"value": "this_weekend", "count": 0},
+                {"value": "next_30_days", "count": 0},
+            ],
+            "price": [
+                {"value": "free", "count": 0},
+                {"value": "under_20", "count": 0},
+                {"value": "20_to_50", "count": 0},
+                {"value": "50_and_over", "count": 0},
+            ],
+        },
     }
 
 

@@ -1,0 +1,121 @@
+"""What a search box's text asks for, and the ``tsquery`` texts that find it (pure functions).
+
+People type words, not a query language: every word is looked for on its own and an event
+matching more of them ranks higher (no word is required), a word may be misspelt (it also
+matches the catalogue's words that look like it) or cut short (it matches as a prefix). Two
+operators are kept from web search: ``"a phrase"`` must appear as written, and ``-word`` right
+before a word leaves out events that have it. A dash between spaces ("Opening Night - Design
+Exhibition") is punctuation, not an exclusion.
+
+Words reach ``to_tsquery`` only as runs of letters and digits, so nothing typed can change the
+query's syntax.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+MAX_WORDS = 10
+# Shorter words are matched as typed: a typo of two letters is another word. From four letters a
+# word may have one typo, from five two (a swap of two letters counts as two).
+MIN_TYPO_LENGTH = 4
+TWO_TYPOS_LENGTH = 5
+# Words shorter than this are not prefixes of anything useful ("a*").
+MIN_PREFIX_LENGTH = 3
+
+_WORD = re.compile(r"[^\W_]+")
+_PHRASE = re.compile(r'"([^"]*)"')
+_EXCLUDED = re.compile(r"(?:^|(?<=\s))-([^\W_]+)")
+
+
+@dataclass(frozen=True)
+class SearchTerms:
+    """The parts of a query: ``words`` (lower case, in order, each once), ``phrases`` (each a
+    tuple of words) and ``excluded`` words."""
+
+    words: tuple[str, ...]
+    phrases: tuple[tuple[str, ...], ...]
+    excluded: tuple[str, ...]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.words or self.phrases)
+
+
+def _words(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def _unique(words: Sequence[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(words))
+
+
+def parse_search(text: str) -> SearchTerms:
+    """Split ``text`` into words, quoted phrases and ``-excluded`` words."""
+    phrases = [tuple(_words(p)) for p in _PHRASE.findall(text)]
+    rest = _PHRASE.sub(" ", text)
+    excluded = [w.lower() for w in _EXCLUDED.findall(rest)]
+    rest = _EXCLUDED.sub(" ", rest)
+    phrase_words = [w for phrase in phrases for w in phrase]
+    words = _unique([*phrase_words, *_words(rest)])[:MAX_WORDS]
+    return SearchTerms(
+        words=words,
+        phrases=tuple(p for p in phrases if p),
+        excluded=_unique(excluded),
+    )
+
+
+def needs_correction(word: str) -> bool:
+    """Whether a word is long enough to be looked up among the catalogue's words."""
+    return len(word) >= MIN_TYPO_LENGTH and not word.isdigit()
+
+
+def word_query(word: str, corrections: Sequence[str] = (), weights: str = "") -> str:
+    """The ``tsquery`` text matching ``word`` (as a prefix when long enough) or any of its
+    ``corrections``; ``weights`` (e.g. ``"A"``) restricts it to those parts of the document."""
+    tail = f":{weights}" if weights else ""
+    if len(word) >= MIN_PREFIX_LENGTH and not word.isdigit():
+        typed = f"{word}:*{weights}"
+    else:
+        typed = f"{word}{tail}"
+    alternatives = [typed, *(f"{c}{tail}" for c in corrections if c != word)]
+    return "(" + " | ".join(alternatives) + ")"
+
+
+@dataclass(frozen=True)
+class QueryTexts:
+    """The ``tsquery`` texts of one search, for ``to_tsquery('english', ...)``.
+
+    ``groups``: one per word (the word, its prefix or a correction); ``exact``: the words as
+    typed; ``title``: the groups restricted to titles; ``any``: what a match must have (one
+    group at least, every phrase, no excluded word), or None when nothing was asked.
+    ``corrected``: whether a word was matched through a correction only.
+    """
+
+    groups: tuple[str, ...]
+    exact: tuple[str, ...]
+    title: tuple[str, ...]
+    any: str | None
+    corrected: bool
+
+
+def query_texts(terms: SearchTerms, corrections: Mapping[str, Sequence[str]]) -> QueryTexts:
+    """The ``tsquery`` texts of ``terms``, each word widened by its ``corrections``."""
+    groups = tuple(word_query(w, corrections.get(w, ())) for w in terms.words)
+    title = tuple(word_query(w, corrections.get(w, ()), "A") for w in terms.words)
+    exact = tuple(f"({w})" for w in terms.words)
+    required = [" <-> ".join(phrase) for phrase in terms.phrases]
+    parts = []
+    if groups:
+        parts.append("(" + " | ".join(groups) + ")")
+    parts += [f"({p})" for p in required]
+    parts += [f"!{w}" for w in terms.excluded]
+    return QueryTexts(
+        groups=groups,
+        exact=exact,
+        title=title,
+        any=" & ".join(parts) if groups or required else None,
+        corrected=any(corrections.get(w) for w in terms.words),
+    )

@@ -1,0 +1,47 @@
+"""Parsing a search box's text into words, phrases and exclusions (pure, no database)."""
+
+from __future__ import annotations
+
+from serving.search_terms import needs_correction, parse_search, query_texts, word_query
+
+
+def test_a_dash_between_spaces_is_punctuation_and_one_before_a_word_excludes() -> None:
+    terms = parse_search("Opening Night - Design Exhibition -kids")
+    assert terms.words == ("opening", "night", "design", "exhibition")
+    assert terms.excluded == ("kids",)
+
+
+def test_phrases_words_and_duplicates() -> None:
+    terms = parse_search('"Tech  Conference" tech berlin Berlin')
+    assert terms.phrases == (("tech", "conference"),)
+    assert terms.words == ("tech", "conference", "berlin")
+
+
+def test_nothing_typed_can_change_the_query_syntax() -> None:
+    terms = parse_search("a & b | !c <-> d:* 'e' (f)")
+    assert terms.words == ("a", "b", "c", "d", "e", "f")
+    texts = query_texts(terms, {})
+    assert texts.any is not None
+    assert set(texts.any) <= set("abcdef:*()|&! ")
+
+
+def test_word_queries_take_prefixes_corrections_and_weights() -> None:
+    assert word_query("pyhton", ["python"]) == "(pyhton:* | python)"
+    assert word_query("pyhton", ["python"], "A") == "(pyhton:*A | python:A)"
+    assert word_query("ai") == "(ai)"
+    assert word_query("2026") == "(2026)"
+
+
+def test_short_words_and_numbers_are_not_corrected() -> None:
+    assert not needs_correction("art")
+    assert not needs_correction("2026")
+    assert needs_correction("jazz")
+
+
+def test_a_correction_makes_the_search_fuzzy_and_exclusions_apply() -> None:
+    texts = query_texts(parse_search("pyhton meetup -online"), {"pyhton": ["python"]})
+    assert texts.corrected
+    assert texts.any == "((pyhton:* | python) | (meetup:*)) & !online"
+    assert texts.exact == ("(pyhton)", "(meetup)")
+    assert not query_texts(parse_search("python"), {}).corrected
+    assert query_texts(parse_search("-online"), {}).any is None
