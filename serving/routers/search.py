@@ -100,17 +100,25 @@ POPULARITY_JOIN = """
 ORDER_BY = {
     "relevance": RELEVANCE_ORDER,
     "date": "e.starts_at, e.id",
-    "distance": "distance_km, e.starts_at, e.id",
+    "distance": f"{DISTANCE_KM}, e.starts_at, e.id",
     "popularity": "coalesce(pop.score, 0) DESC, e.starts_at, e.id",
     "price": "e.price NULLS LAST, e.starts_at, e.id",
 }
 
-# Low-quality listings (curation) come after every other match, whatever the sort.
+# Two steps, so that the scores are computed for a few hundred rows, not every match: the
+# page's candidates in the sort's order (for relevance: the best ``RELEVANCE_POOL`` by cover
+# density, then ranked by the full scores), then their columns and scores. Low-quality listings
+# (curation) come after every other match, whatever the sort.
+RELEVANCE_POOL = 300
+FIRST_ORDER = {**ORDER_BY, "relevance": "ts_rank_cd(e.search_document, q.any_q, 32) DESC, e.id"}
 SEARCH_SQL = f"""
-    WITH {QUERIES_CTE}
+    WITH {QUERIES_CTE}, page AS (
+        SELECT e.id FROM q, app.events e {{joins}}
+        WHERE {{match}} AND {{filters}}
+        ORDER BY {LOW_QUALITY}, {{first_order}} LIMIT %(pool)s OFFSET %(pool_offset)s
+    )
     SELECT {EVENT_COLUMNS}, {{relevance}}::float8 AS relevance, {{distance}} AS distance_km
-    FROM q, app.events e {{joins}} {{scores}}
-    WHERE {{match}} AND {{filters}}
+    FROM q, page JOIN app.events e ON e.id = page.id {{joins}} {{scores}}
     ORDER BY {LOW_QUALITY}, {{order}} LIMIT %(limit)s OFFSET %(offset)s"""
 
 # Start buckets, in UTC: the rest of today, this weekend (Saturday and Sunday of the current
@@ -380,6 +388,11 @@ async def _run_search(
         facets[facet] = [{"value": name, "count": counts.get(name, 0)} for name in names]
     items: list[dict[str, Any]] = []
     if total > paging.offset:
+        if sort == "relevance":
+            pool = max(RELEVANCE_POOL, paging.offset + paging.limit)
+            params.update(pool=pool, pool_offset=0)
+        else:
+            params.update(pool=paging.limit, pool_offset=paging.offset, offset=0)
         cur = await conn.execute(
             SEARCH_SQL.format(
                 relevance=RELEVANCE if texts else "0.0",
@@ -388,6 +401,7 @@ async def _run_search(
                 scores=", " + SCORES if texts else "",
                 match=match,
                 filters=filters.all(),
+                first_order=FIRST_ORDER[sort],
                 order=ORDER_BY[sort],
             ),
             params,

@@ -1,0 +1,258 @@
+"""Search quality and speed on the generator's catalogue: labelled queries, nDCG@10, zero results.
+
+The generator's events (``pipelines.synthetic.make_events``, medium: 20,000) are loaded into a
+private embedded PostgreSQL; the labelled queries are built from its ground truth, at least 200
+of each run's seeded sample of upcoming events:
+
+* ``exact``: an event's title as it is (relevant: the events with that title);
+* ``misspelt``: two of its title words, one with two neighbouring letters swapped;
+* ``partial``: its longest title word cut to five letters, and another title word;
+* ``loose``: two of its title words and a word it does not have ("event");
+* ``category``: a category name (relevant: every upcoming event of the category).
+
+Each query goes over HTTP to uvicorn (``serving.app:app``) with ``limit=10``; the benchmark
+prints nDCG@10 (binary relevance), hit@10 and the share of queries answering nothing, per kind
+and overall, and the latency (median and p99) of the labelled queries at ``--connections``
+concurrent connections. ``--code-dir`` serves another checkout (e.g. the commit before a change,
+extracted with ``git archive``) on the same database, so before and after are measured alike.
+
+    python benchmarks/bench_search.py                                # medium, this checkout
+    python benchmarks/bench_search.py --code-dir /tmp/search-before  # the same for another one
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import random
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import polars as pl
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+
+from bench_api import private_database, stop_server, wait_ready  # noqa: E402
+
+HOST = "127.0.0.1"
+K = 10
+_WORD = re.compile(r"[^\W\d_]{3,}")
+EVENT_COLUMNS = (
+    "id",
+    "title",
+    "description",
+    "category",
+    "tags",
+    "starts_at",
+    "ends_at",
+    "venue_name",
+    "city",
+    "lat",
+    "lng",
+    "capacity",
+    "price",
+    "currency",
+    "status",
+    "created_at",
+    "updated_at",
+)
+
+
+def load_catalogue(url: str, events: int, seed: int) -> pl.DataFrame:
+    """Generate ``events`` events, shift them so that a third start in the next 90 days, COPY
+    them into ``app.events``; returns the upcoming published ones."""
+    import psycopg
+
+    from core import migrate
+    from pipelines.ingest.loading import copy_into
+    from pipelines.synthetic import GenerationSpec, make_events
+
+    migrate.apply(url)
+    now = datetime.now(UTC).replace(microsecond=0)
+    spec = GenerationSpec(users=max(events // 5, 10), events=events, interactions=0, now=now)
+    frame = make_events(spec).rename({"event_id": "id"})
+    latest = frame["starts_at"].max()
+    shift = (now + timedelta(days=90)) - latest
+    frame = frame.with_columns(
+        (pl.col("starts_at") + shift).alias("starts_at"),
+        (pl.col("ends_at") + shift).alias("ends_at"),
+        pl.col("price").fill_null(0.0),
+        pl.col("capacity").fill_null(100).clip(0),
+        pl.col("currency").fill_null("EUR"),
+        pl.col("description").fill_null(""),
+        pl.col("tags").fill_null([]),
+    ).select(EVENT_COLUMNS)
+    with psycopg.connect(url) as conn:
+        conn.execute("TRUNCATE app.events RESTART IDENTITY CASCADE")
+        copy_into(conn, psycopg.sql.Identifier("app", "events"), frame)
+        conn.execute("ANALYZE app.events")
+    return frame.filter((pl.col("status") == "published") & (pl.col("starts_at") > now))
+
+
+def _swap(word: str, rng: random.Random) -> str:
+    i = rng.randrange(1, len(word) - 2)
+    return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+
+
+def labelled_queries(upcoming: pl.DataFrame, per_kind: int, seed: int) -> list[dict]:
+    """Queries with their relevant event ids, built from the catalogue (see the docstring)."""
+    rng = random.Random(seed)
+    by_title: dict[str, set[int]] = {}
+    for event_id, title in upcoming.select("id", "title").iter_rows():
+        by_title.setdefault(title.lower(), set()).add(event_id)
+    rows = list(upcoming.select("id", "title").iter_rows())
+    rng.shuffle(rows)
+    queries: list[dict] = []
+    counts = dict.fromkeys(("exact", "misspelt", "partial", "loose"), 0)
+    for event_id, title in rows:
+        words = list(dict.fromkeys(w for w in _WORD.findall(title)))
+        relevant = by_title[title.lower()]
+        candidates = {"exact": (title, relevant)}
+        long_words = [w for w in words if len(w) >= 5]
+        if len(words) >= 2 and long_words:
+            typo = rng.choice(long_words)
+            other = rng.choice([w for w in words if w != typo])
+            candidates["misspelt"] = (f"{_swap(typo, rng)} {other}", relevant)
+            longest = max(words, key=len)
+            rest = [w for w in words if w != longest]
+            if len(longest) >= 7 and rest:
+                candidates["partial"] = (f"{longest[:5]} {rng.choice(rest)}", relevant)
+            pair = rng.sample(words, 2)
+            candidates["loose"] = (f"{pair[0]} {pair[1]} event", relevant)
+        for kind, (text, wanted) in candidates.items():
+            if counts[kind] < per_kind:
+                counts[kind] += 1
+                queries.append({"kind": kind, "q": text, "relevant": wanted, "event_id": event_id})
+        if min(counts.values()) >= per_kind:
+            break
+    for category, ids in (
+        upcoming.drop_nulls("category").group_by("category").agg("id").sort("category").iter_rows()
+    ):
+        queries.append({"kind": "category", "q": category, "relevant": set(ids), "event_id": None})
+    return queries
+
+
+def ndcg_at_k(ranked: list[int], relevant: set[int], k: int = K) -> float:
+    gains = sum(1 / math.log2(i + 2) for i, e in enumerate(ranked[:k]) if e in relevant)
+    ideal = sum(1 / math.log2(i + 2) for i in range(min(len(relevant), k)))
+    return gains / ideal if ideal else 0.0
+
+
+def start_api(code_dir: Path, port: int) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(code_dir)}
+    return subprocess.Popen(
+        [
+            *(sys.executable, "-m", "uvicorn", "serving.app:app", "--host", HOST),
+            *("--port", str(port), "--workers", "2", "--log-level", "warning", "--no-access-log"),
+        ],
+        cwd=code_dir,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+async def run_queries(port: int, queries: list[dict], connections: int) -> list[tuple]:
+    """(ids, seconds) per query, ``connections`` at a time."""
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    semaphore = asyncio.Semaphore(connections)
+    async with httpx.AsyncClient(base_url=f"http://{HOST}:{port}", limits=limits) as client:
+
+        async def one(query: dict) -> tuple:
+            async with semaphore:
+                started = time.perf_counter()
+                response = await client.get(
+                    "/api/v1/search/events", params={"q": query["q"], "limit": K}
+                )
+                elapsed = time.perf_counter() - started
+            response.raise_for_status()
+            return [item["id"] for item in response.json()["items"]], elapsed
+
+        return await asyncio.gather(*(one(q) for q in queries))
+
+
+def report(queries: list[dict], answers: list[tuple]) -> None:
+    rows = [
+        {
+            "kind": q["kind"],
+            "ndcg": ndcg_at_k(ids, q["relevant"]),
+            "hit": float(bool(set(ids[:K]) & q["relevant"])),
+            "empty": float(not ids),
+        }
+        for q, (ids, _) in zip(queries, answers, strict=True)
+    ]
+    table = pl.DataFrame(rows)
+    per_kind = (
+        table.group_by("kind")
+        .agg(pl.len().alias("queries"), pl.mean("ndcg"), pl.mean("hit"), pl.mean("empty"))
+        .sort("kind")
+    )
+    overall = table.select(
+        pl.lit("all").alias("kind"),
+        pl.len().alias("queries"),
+        pl.mean("ndcg"),
+        pl.mean("hit"),
+        pl.mean("empty"),
+    )
+    print("| kind | queries | nDCG@10 | hit@10 | zero results |\n|---|---:|---:|---:|---:|")
+    for kind, n, ndcg, hit, empty in pl.concat([per_kind, overall]).iter_rows():
+        print(f"| {kind} | {n} | {ndcg:.3f} | {hit:.3f} | {empty:.1%} |")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--per-kind", type=int, default=60, help="queries per kind (4 kinds)")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--code-dir", type=Path, action="append", help="checkout(s) to serve")
+    args = parser.parse_args(argv)
+    code_dirs = args.code_dir or [REPO_ROOT]
+    with private_database(None) as url:
+        started = time.monotonic()
+        upcoming = load_catalogue(url, args.events, args.seed)
+        queries = labelled_queries(upcoming, args.per_kind, args.seed)
+        print(
+            f"{upcoming.height} upcoming events, {len(queries)} labelled queries"
+            f" (loaded in {time.monotonic() - started:.0f} s)"
+        )
+        for code_dir in code_dirs:
+            port = _free_port()
+            server = start_api(code_dir.resolve(), port)
+            try:
+                asyncio.run(wait_ready(port))
+                asyncio.run(run_queries(port, queries[:20], 4))  # warm-up, unused
+                answers = asyncio.run(run_queries(port, queries, args.connections))
+            finally:
+                stop_server(server)
+            print(f"\n### {code_dir}\n")
+            report(queries, answers)
+            latencies = sorted(seconds for _, seconds in answers)
+            p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
+            print(
+                f"\nlatency at {args.connections} connections: median "
+                f"{statistics.median(latencies) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
