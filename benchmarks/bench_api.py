@@ -174,8 +174,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(port: int, workers: int, access_log: bool) -> subprocess.Popen:
-    """uvicorn in its own process group, so it and its workers stop together."""
+def start_server(
+    port: int, workers: int, access_log: bool, code_dir: Path = REPO_ROOT
+) -> subprocess.Popen:
+    """uvicorn in its own process group, so it and its workers stop together; ``code_dir``
+    serves another checkout of the project (a before/after comparison on one database)."""
     command = [
         sys.executable,
         "-m",
@@ -205,7 +208,8 @@ def start_server(port: int, workers: int, access_log: bool) -> subprocess.Popen:
         command += ["--log-config", str(config)]
     return subprocess.Popen(
         command,
-        cwd=REPO_ROOT,
+        cwd=code_dir,
+        env={**os.environ, "PYTHONPATH": str(code_dir)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

@@ -25,12 +25,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
-import os
 import random
 import re
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -43,7 +40,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 
-from bench_api import private_database, stop_server, wait_ready  # noqa: E402
+from bench_api import (  # noqa: E402
+    free_port,
+    private_database,
+    start_server,
+    stop_server,
+    wait_ready,
+)
 
 HOST = "127.0.0.1"
 K = 10
@@ -149,21 +152,6 @@ def ndcg_at_k(ranked: list[int], relevant: set[int], k: int = K) -> float:
     return gains / ideal if ideal else 0.0
 
 
-def start_api(code_dir: Path, port: int) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(code_dir)}
-    return subprocess.Popen(
-        [
-            *(sys.executable, "-m", "uvicorn", "serving.app:app", "--host", HOST),
-            *("--port", str(port), "--workers", "2", "--log-level", "warning", "--no-access-log"),
-        ],
-        cwd=code_dir,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-
-
 async def run_queries(port: int, queries: list[dict], connections: int) -> list[tuple]:
     """(ids, seconds) per query, ``connections`` at a time."""
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
@@ -211,12 +199,6 @@ def report(queries: list[dict], answers: list[tuple]) -> None:
         print(f"| {kind} | {n} | {ndcg:.3f} | {hit:.3f} | {empty:.1%} |")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20_000)
@@ -235,8 +217,8 @@ def main(argv: list[str] | None = None) -> int:
             f" (loaded in {time.monotonic() - started:.0f} s)"
         )
         for code_dir in code_dirs:
-            port = _free_port()
-            server = start_api(code_dir.resolve(), port)
+            port = free_port()
+            server = start_server(port, 2, access_log=False, code_dir=code_dir.resolve())
             try:
                 asyncio.run(wait_ready(port))
                 asyncio.run(run_queries(port, queries[:20], 4))  # warm-up, unused

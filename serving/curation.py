@@ -1,5 +1,6 @@
-"""Curation where the API shows it: which listings are listed, which recommended, and admins'
-decisions, with their SQL. The batch (``pipelines/curation``) writes ``app.event_curation`` and
+"""Curation where the API shows it: the demotion of low quality in search, the other listings of
+an event, the review queue and admins' decisions, with their SQL (which listings are listed and
+which recommendable is in ``core.contracts``, shared with the batch). The batch (``pipelines/curation``) writes ``app.event_curation`` and
 ``app.curation_queue``; an admin's decision is stored and applied here at once, and the next batch
 applies it again over its own findings (``pipelines/curation/decisions.py``).
 
@@ -13,13 +14,8 @@ from typing import Any, Literal
 
 from psycopg import AsyncConnection
 
-from core.contracts import CURATION_LISTED, CURATION_RECOMMENDABLE
 from serving.errors import ApiError, not_found
 
-# Conditions on an event ``e``: listed in lists and search, and recommendable (both are
-# anti-joins on small partial indexes).
-LISTED = CURATION_LISTED
-RECOMMENDABLE_QUALITY = CURATION_RECOMMENDABLE
 LOW_QUALITY = """EXISTS (SELECT 1 FROM app.event_curation c
                 WHERE c.event_id = e.id AND c.low_quality)"""
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Header, Query, Request
 from pydantic import BaseModel, Field, StrictFloat, StrictInt, field_validator
 from starlette.responses import Response
 
-from core.contracts import EVENT_STATUSES
+from core.contracts import CURATION_LISTED, EVENT_STATUSES
 from serving.answer_cache import recommendation_answers
 from serving.cache import cache_key, response_cache
 from serving.common import (
@@ -27,7 +27,7 @@ from serving.common import (
     PagingDep,
     respond,
 )
-from serving.curation import LISTED, SOURCES_SQL
+from serving.curation import SOURCES_SQL
 from serving.db import Connection, connection
 from serving.errors import ERROR_RESPONSES, ApiError, forbidden
 from serving.events import (
@@ -166,7 +166,7 @@ async def list_events(
             raise forbidden("drafts are listed for their organiser only (pass organizer_id)")
     # Public listings are the same for every caller: micro-cached (see ``serving.cache``).
     # One listing per real event: duplicates and rejected listings stay reachable by id only.
-    where = ["e.status = %(status)s", LISTED]
+    where = ["e.status = %(status)s", CURATION_LISTED]
     params: dict[str, Any] = {"status": status, "limit": paging.limit, "offset": paging.offset}
     if not include_past:
         where.append("e.starts_at >= now()")

@@ -23,6 +23,7 @@ from psycopg.rows import tuple_row
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
+from core.contracts import CURATION_RECOMMENDABLE
 from serving.answer_cache import AnswerCache
 from serving.common import (
     EVENT_COLUMNS,
@@ -33,7 +34,6 @@ from serving.common import (
     query_parameters,
     respond,
 )
-from serving.curation import RECOMMENDABLE_QUALITY
 from serving.db import Connection, connection
 from serving.errors import ERROR_RESPONSES, ApiError, forbidden, not_found
 from serving.events import load_visible_event
@@ -65,7 +65,7 @@ RECOMMENDABLE = (
                     WHERE f.user_id = %(user_id)s AND f.event_id = e.id
                       AND f.action IN ('dismiss', 'dislike'))
     AND """
-    + RECOMMENDABLE_QUALITY
+    + CURATION_RECOMMENDABLE
 )
 
 # Both recommendation queries return the event id and row version (``xmin`` changes with every
@@ -130,7 +130,7 @@ SIMILAR_EVENTS_SQL = f"""
     FROM serving.similar_events s
     JOIN app.events e ON e.id = s.similar_event_id
     WHERE s.event_id = %(event_id)s AND e.status = 'published' AND e.starts_at > now()
-      AND {RECOMMENDABLE_QUALITY}
+      AND {CURATION_RECOMMENDABLE}
     ORDER BY s.rank
     LIMIT %(limit)s"""
 
@@ -147,7 +147,7 @@ CONTENT_SIMILAR_SQL = f"""
            'content' AS model_version
     FROM app.events e, target t
     WHERE e.id <> %(event_id)s AND e.status = 'published' AND e.starts_at > now()
-      AND (e.category = t.category OR e.tags && t.tags) AND {RECOMMENDABLE_QUALITY}
+      AND (e.category = t.category OR e.tags && t.tags) AND {CURATION_RECOMMENDABLE}
     ORDER BY score DESC, abs(extract(epoch FROM e.starts_at - t.starts_at)), e.id
     LIMIT %(limit)s"""
 

@@ -24,9 +24,10 @@ from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
+from core.contracts import CURATION_LISTED
 from serving.cache import cache_key, response_cache
 from serving.common import EVENT_COLUMNS, DateTime, EventOut, PageInfo, Paging, PagingDep, respond
-from serving.curation import LISTED, LOW_QUALITY
+from serving.curation import LOW_QUALITY
 from serving.db import Connection, connection
 from serving.errors import ERROR_RESPONSES, ApiError
 from serving.search_terms import (
@@ -299,7 +300,7 @@ async def search_events(
 
     filters = _Filters()
     filters.add("e.status = %(status)s", status=status)
-    filters.add(LISTED)
+    filters.add(CURATION_LISTED)
     if not include_past:
         filters.add("e.starts_at >= now()")
     if tags:
@@ -420,20 +421,20 @@ async def _run_search(
 
 SUGGEST_EVENTS_SQL = f"""
     SELECT e.id, e.title, e.starts_at, e.city FROM app.events e
-    WHERE e.status = 'published' AND e.starts_at >= now() AND {LISTED}
+    WHERE e.status = 'published' AND e.starts_at >= now() AND {CURATION_LISTED}
       AND (e.title ILIKE %(prefix)s OR e.title ILIKE %(word_prefix)s)
     ORDER BY (e.title ILIKE %(prefix)s) DESC, {LOW_QUALITY}, e.starts_at, e.id
     LIMIT %(limit)s"""
 SUGGEST_CITIES_SQL = f"""
     SELECT min(e.city) AS city, count(*) AS events FROM app.events e
-    WHERE e.status = 'published' AND e.starts_at >= now() AND {LISTED}
+    WHERE e.status = 'published' AND e.starts_at >= now() AND {CURATION_LISTED}
       AND (e.city ILIKE %(prefix)s OR e.city ILIKE %(word_prefix)s)
     GROUP BY lower(e.city) ORDER BY count(*) DESC, lower(e.city) LIMIT %(limit)s"""
 SUGGEST_ORGANIZERS_SQL = f"""
     SELECT u.id, u.name, count(*) AS events FROM app.users u
     JOIN app.events e ON e.organizer_id = u.id
     WHERE u.role = 'organizer' AND (u.name ILIKE %(prefix)s OR u.name ILIKE %(word_prefix)s)
-      AND e.status = 'published' AND e.starts_at >= now() AND {LISTED}
+      AND e.status = 'published' AND e.starts_at >= now() AND {CURATION_LISTED}
     GROUP BY u.id, u.name ORDER BY count(*) DESC, u.name, u.id LIMIT %(limit)s"""
 
 
