@@ -37,6 +37,7 @@ from models.experiment import ExperimentResult, run_experiment
 from models.io import read_interactions, read_list_columns, read_table
 from models.metrics import METRIC_COLUMNS, metric_key
 from models.protocols import HORIZON_DAYS, PROTOCOLS
+from models.references import REFERENCES
 
 PRINTED = (
     "model",
@@ -63,7 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--users", help="users file: user_id, home_lat, home_lng, interests...")
     parser.add_argument("--protocol", choices=PROTOCOLS, default="future-events")
     parser.add_argument("--k", type=int, default=10, help="list length (default 10)")
-    parser.add_argument("--models", help="comma-separated model names (default: all)")
+    parser.add_argument(
+        "--models",
+        help="comma-separated model names (default: all); the references are always added",
+    )
     parser.add_argument(
         "--cutoffs", type=int, default=1, help="rolling cut-offs (future-events; default 1)"
     )
@@ -150,6 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     items = read_list_columns(read_table(args.items), ("tags",)) if args.items else None
     users = read_list_columns(read_table(args.users), ("interests",)) if args.users else None
     models = [m.strip() for m in args.models.split(",")] if args.models else None
+    if models is not None:
+        # The references stay beside whatever models are asked for.
+        models += [name for name in REFERENCES if name not in models]
     result = run_experiment(
         interactions,
         items,
