@@ -44,9 +44,11 @@ from serving.routers import (
     events,
     health,
     interactions,
+    organizers,
     recommendations,
     registrations,
     search,
+    series,
     users,
 )
 from serving.security import bearer_token, secret_problems
@@ -125,6 +127,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health,
         recommendations,
         events,
+        series,
+        organizers,
         search,
         auth,
         users,

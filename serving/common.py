@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from psycopg import AsyncConnection
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ValidationError
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, ValidationError
 
 from serving.responses import OrjsonResponse
 
@@ -40,11 +40,54 @@ EventId = Annotated[int, Path(ge=1, le=MAX_BIGINT, description="Event id")]
 UserIdQuery = Annotated[int | None, Query(ge=1, le=MAX_BIGINT)]
 
 # The columns of an event as the API shows it, for ``app.events`` aliased ``e``. The price is
-# sent as a float: clients parse JSON numbers, and orjson does not encode Decimal.
+# sent as a float: clients parse JSON numbers, and orjson does not encode Decimal. The organiser
+# and the venue come as embedded summaries (one index lookup each), the places left from the
+# per-event count the registrations keep (migration 0015).
 EVENT_COLUMNS = """
-    e.id, e.title, e.description, e.category, e.tags, e.starts_at, e.ends_at, e.venue_name,
-    e.city, e.lat, e.lng, e.capacity, e.price::float8 AS price, e.currency, e.organizer_id,
+    e.id, e.title, e.description, e.category, e.tags, e.starts_at, e.ends_at,
+    e.timezone, app.local_time(e.starts_at, e.timezone) AS starts_at_local,
+    app.local_time(e.ends_at, e.timezone) AS ends_at_local, e.venue_name,
+    e.city, e.lat, e.lng, e.capacity,
+    greatest(e.capacity - coalesce((SELECT p.taken FROM app.event_places p
+                                    WHERE p.event_id = e.id), 0), 0) AS seats_left,
+    e.capacity <= coalesce((SELECT p.taken FROM app.event_places p
+                            WHERE p.event_id = e.id), 0) AS sold_out,
+    e.price::float8 AS price, e.currency, e.organizer_id,
+    (SELECT json_build_object('id', u.id, 'name', u.name) FROM app.users u
+     WHERE u.id = e.organizer_id) AS organizer,
+    CASE WHEN e.attendance_mode <> 'online'
+              AND (e.venue_id IS NOT NULL OR e.venue_name IS NOT NULL OR e.lat IS NOT NULL)
+         THEN json_build_object('id', e.venue_id, 'name', e.venue_name, 'city', e.city,
+                                'lat', e.lat, 'lng', e.lng) END AS venue,
+    e.attendance_mode, e.online_url, e.image_url, e.series_id,
     e.status, e.version, e.created_at, e.updated_at"""
+
+# What a rendering of an event depends on beyond its own row: the places taken and the
+# organiser's name. Caches of rendered events compare this, not the event row's alone.
+EVENT_RENDER_VERSION = """
+    e.xmin::text
+    || '.' || coalesce((SELECT p.xmin::text FROM app.event_places p WHERE p.event_id = e.id), '')
+    || '.' || coalesce((SELECT u.xmin::text FROM app.users u WHERE u.id = e.organizer_id), '')"""
+
+
+class OrganizerSummary(BaseModel):
+    """Who runs an event, as lists show it; the profile is ``/organizers/{id}``."""
+
+    id: int
+    name: str | None = Field(description="null once the organiser's account was deleted")
+
+
+class VenueSummary(BaseModel):
+    """Where an in-person or hybrid event takes place."""
+
+    id: int | None = Field(description="The feed's venue id; null for venues named only")
+    name: str | None
+    city: str | None
+    lat: float | None
+    lng: float | None
+
+
+AttendanceMode = Literal["in_person", "online", "hybrid"]
 
 
 class EventOut(BaseModel):
@@ -55,16 +98,27 @@ class EventOut(BaseModel):
     description: str
     category: str | None
     tags: list[str]
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: datetime = Field(description="Start, as an absolute time (UTC)")
+    ends_at: datetime = Field(description="End, as an absolute time (UTC)")
+    timezone: str = Field(description="The IANA time zone the event takes place in")
+    starts_at_local: str = Field(description="Start as wall-clock time in the event's zone")
+    ends_at_local: str = Field(description="End as wall-clock time in the event's zone")
     venue_name: str | None
     city: str | None
     lat: float | None
     lng: float | None
     capacity: int
+    seats_left: int = Field(description="Places not taken by confirmed or attended registrations")
+    sold_out: bool = Field(description="No place left: new registrations join the waitlist")
     price: float | None
     currency: str
     organizer_id: int | None
+    organizer: OrganizerSummary | None
+    venue: VenueSummary | None = Field(description="null for online events")
+    attendance_mode: AttendanceMode
+    online_url: str | None = Field(description="Where online and hybrid events are joined")
+    image_url: str | None
+    series_id: int | None = Field(description="The recurring series: /series/{id}/events")
     status: str
     version: int
     created_at: datetime

@@ -1,6 +1,7 @@
 """Curation where the API shows it: the demotion of low quality in search, the other listings of
 an event, the review queue and admins' decisions, with their SQL (which listings are listed and
-which recommendable is in ``core.contracts``, shared with the batch). The batch (``pipelines/curation``) writes ``app.event_curation`` and
+which recommendable is in ``core.contracts``, shared with the batch). The batch
+(``pipelines/curation``) writes ``app.event_curation`` and
 ``app.curation_queue``; an admin's decision is stored and applied here at once, and the next batch
 applies it again over its own findings (``pipelines/curation/decisions.py``).
 

@@ -41,10 +41,12 @@ LOCK_EVENT_FOR_PLACES_SQL = """
 
 INSERT_EVENT_SQL = f"""
     INSERT INTO app.events AS e (title, description, category, tags, starts_at, ends_at,
-        venue_name, city, lat, lng, capacity, price, currency, organizer_id, status)
+        timezone, venue_name, city, lat, lng, capacity, price, currency, organizer_id, status,
+        attendance_mode, online_url, image_url)
     VALUES (%(title)s, %(description)s, %(category)s, %(tags)s, %(starts_at)s, %(ends_at)s,
-        %(venue_name)s, %(city)s, %(lat)s, %(lng)s, %(capacity)s, %(price)s, %(currency)s,
-        %(organizer_id)s, %(status)s)
+        %(timezone)s, %(venue_name)s, %(city)s, %(lat)s, %(lng)s, %(capacity)s, %(price)s,
+        %(currency)s, %(organizer_id)s, %(status)s, %(attendance_mode)s, %(online_url)s,
+        %(image_url)s)
     RETURNING {EVENT_COLUMNS}"""
 
 RESYNC_EVENT_ID_SQL = """
@@ -59,6 +61,7 @@ UPDATABLE_COLUMNS = (
     "tags",
     "starts_at",
     "ends_at",
+    "timezone",
     "venue_name",
     "city",
     "lat",
@@ -67,6 +70,9 @@ UPDATABLE_COLUMNS = (
     "price",
     "currency",
     "status",
+    "attendance_mode",
+    "online_url",
+    "image_url",
 )
 
 PLACES_TAKEN_SQL = """
@@ -123,6 +129,11 @@ def check_consistency(event: dict[str, Any], now: datetime | None = None) -> Non
         raise ApiError(422, "validation_error", f"an event lasts at most {MAX_DURATION.days} days")
     if (event["lat"] is None) != (event["lng"] is None):
         raise ApiError(422, "validation_error", "lat and lng go together")
+    joined_online = event["attendance_mode"] in ("online", "hybrid")
+    if joined_online and event["online_url"] is None:
+        raise ApiError(422, "validation_error", "online and hybrid events need an online_url")
+    if not joined_online and event["online_url"] is not None:
+        raise ApiError(422, "validation_error", "online_url is for online and hybrid events only")
     if now is not None:
         earliest, latest = now, now + MAX_LEAD
         if not earliest <= event["starts_at"] <= latest:
@@ -133,6 +144,17 @@ def check_consistency(event: dict[str, Any], now: datetime | None = None) -> Non
                 f"{latest.date().isoformat()} ({MAX_LEAD.days} days ahead)",
                 details={"earliest": earliest.isoformat(), "latest": latest.isoformat()},
             )
+
+
+def _refused_by_database(error: psycopg.errors.CheckViolation) -> ApiError:
+    # The API's own checks come first; this catches what only the database knows (its time
+    # zone names can lag Python's).
+    return ApiError(
+        422,
+        "validation_error",
+        "the database refused a value",
+        details={"constraint": error.diag.constraint_name},
+    )
 
 
 def etag(event: dict[str, Any]) -> str:
@@ -221,6 +243,8 @@ async def create_event(
             await conn.execute(RESYNC_EVENT_ID_SQL)
         except psycopg.errors.ForeignKeyViolation:
             raise ApiError(422, "unknown_organizer", "organizer_id is not a user") from None
+        except psycopg.errors.CheckViolation as error:
+            raise _refused_by_database(error) from None
     assert event is not None
     return event
 
@@ -275,12 +299,16 @@ async def update_event(
                     details={"taken": taken},
                 )
         assignments = ", ".join(f"{column} = %({column})s" for column in changes)
-        cur = await conn.execute(
-            f"""UPDATE app.events AS e SET {assignments}, version = e.version + 1,
-                       updated_at = now()
-                WHERE e.id = %(id)s RETURNING {EVENT_COLUMNS}""",
-            {**changes, "id": event_id},
-        )
+        try:
+            async with conn.transaction():
+                cur = await conn.execute(
+                    f"""UPDATE app.events AS e SET {assignments}, version = e.version + 1,
+                               updated_at = now()
+                        WHERE e.id = %(id)s RETURNING {EVENT_COLUMNS}""",
+                    {**changes, "id": event_id},
+                )
+        except psycopg.errors.CheckViolation as error:
+            raise _refused_by_database(error) from None
         updated = await cur.fetchone()
         assert updated is not None
         if updated["capacity"] > current["capacity"]:

@@ -2,9 +2,10 @@
 
 A recommendation is an event plus three fields; re-reading, decoding and re-encoding the same
 twenty event columns on every request cost more than choosing which events to show. The
-recommendation queries name each event's id and row version (``xmin``, which changes with every
-write to the row, whoever makes it), so a cached rendering is used only while the row is
-unchanged; a changed or unknown event is read once more.
+recommendation queries name each event's id and rendering version (the row versions, ``xmin``,
+of the event, its places count and its organiser: they change with every write, whoever makes
+it), so a cached rendering is used only while they are unchanged; a changed or unknown event is
+read once more.
 """
 
 from __future__ import annotations
@@ -14,15 +15,15 @@ from typing import Any
 import orjson
 from psycopg import AsyncConnection
 
-from serving.common import EVENT_COLUMNS
+from serving.common import EVENT_COLUMNS, EVENT_RENDER_VERSION
 
 EVENTS_BY_ID_SQL = f"""
-    SELECT {EVENT_COLUMNS}, e.xmin::text AS row_version FROM app.events e
+    SELECT {EVENT_COLUMNS}, {EVENT_RENDER_VERSION} AS row_version FROM app.events e
     WHERE e.id = ANY (%(ids)s::bigint[])"""
 
 # What recommendations can show: published upcoming events, soonest first.
 RECOMMENDABLE_EVENTS_SQL = f"""
-    SELECT {EVENT_COLUMNS}, e.xmin::text AS row_version FROM app.events e
+    SELECT {EVENT_COLUMNS}, {EVENT_RENDER_VERSION} AS row_version FROM app.events e
     WHERE e.status = 'published' AND e.starts_at > now()
     ORDER BY e.starts_at LIMIT %(limit)s"""
 

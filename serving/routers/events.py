@@ -8,28 +8,26 @@ silently overwriting someone else's change.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request
-from pydantic import BaseModel, Field, StrictFloat, StrictInt, field_validator
-from starlette.responses import Response
+from pydantic import AfterValidator, BaseModel, Field, StrictFloat, StrictInt, field_validator
 
-from core.contracts import CURATION_LISTED, EVENT_STATUSES
+from core.contracts import EVENT_STATUSES
 from serving.answer_cache import recommendation_answers
-from serving.cache import cache_key, response_cache
 from serving.common import (
-    EVENT_COLUMNS,
     MAX_BIGINT,
+    AttendanceMode,
     DateTime,
     EventId,
     EventOut,
-    PageInfo,
     PagingDep,
     respond,
 )
 from serving.curation import SOURCES_SQL
-from serving.db import Connection, connection
+from serving.db import Connection
 from serving.errors import ERROR_RESPONSES, ApiError, forbidden
+from serving.event_lists import CursorQuery, EventFilters, EventPage, render_event_page
 from serving.events import (
     IF_MATCH_PATTERN,
     create_event,
@@ -39,6 +37,12 @@ from serving.events import (
     may_list_drafts,
     update_event,
 )
+from serving.http_cache import (
+    PRIVATE_CACHING,
+    PUBLIC_ITEM_CACHING,
+    PUBLIC_LIST_CACHING,
+    conditional,
+)
 from serving.security import (
     BEARER_OPTIONAL,
     CurrentPrincipal,
@@ -46,6 +50,7 @@ from serving.security import (
     authenticate,
 )
 from serving.text import STORABLE, StorableStr
+from serving.time_zones import known_time_zone
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"], responses=ERROR_RESPONSES)
 
@@ -53,12 +58,6 @@ EventStatus = Literal["draft", "published", "cancelled", "completed"]
 assert set(EventStatus.__args__) == set(EVENT_STATUSES)
 
 MAX_PRICE = 99_999_999.99  # numeric(10, 2)
-
-LIST_EVENTS_SQL = """
-    SELECT {columns} FROM app.events e WHERE {where}
-    ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s"""
-COUNT_EVENTS_SQL = "SELECT count(*) AS total FROM app.events e WHERE {where}"
-LIST_ORDER = {"date": "e.starts_at, e.id", "price": "e.price NULLS LAST, e.starts_at, e.id"}
 
 IfMatch = Annotated[
     str | None,
@@ -82,6 +81,16 @@ Lng = Annotated[StrictFloat, Field(ge=-180, le=180)]
 Capacity = Annotated[StrictInt, Field(ge=0, le=1_000_000)]
 Price = Annotated[StrictFloat, Field(ge=0, le=MAX_PRICE)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
+TimeZone = Annotated[
+    str,
+    Field(min_length=1, max_length=64, description="IANA time zone, such as Europe/Berlin"),
+    AfterValidator(known_time_zone),
+]
+Url = Annotated[
+    str,
+    Field(max_length=2000, pattern=r"^https?://\S+$", description="An http(s) URL"),
+    STORABLE,
+]
 
 
 def _stripped(value: str | None) -> str | None:
@@ -102,6 +111,12 @@ class EventIn(BaseModel):
     tags: Tags = Field(default_factory=list)
     starts_at: DateTime
     ends_at: DateTime
+    timezone: TimeZone = Field(
+        default="UTC", description="Where the event takes place; local times are given in it"
+    )
+    attendance_mode: AttendanceMode = "in_person"
+    online_url: Url | None = Field(default=None, description="Required for online and hybrid")
+    image_url: Url | None = None
     venue_name: Place | None = None
     city: Place | None = None
     lat: Lat | None = None
@@ -118,8 +133,8 @@ class EventIn(BaseModel):
 
 
 class EventPatch(BaseModel):
-    """Fields to change; absent fields stay as they are, and only the place fields may be set
-    to null. ``version`` guards like ``If-Match``."""
+    """Fields to change; absent fields stay as they are, and only the place fields and the
+    URLs may be set to null. ``version`` guards like ``If-Match``."""
 
     # Defaults of None are never validated: absent means unchanged, while null is refused.
     title: Title = None  # type: ignore[assignment]
@@ -128,6 +143,10 @@ class EventPatch(BaseModel):
     tags: Tags = None  # type: ignore[assignment]
     starts_at: DateTime = None  # type: ignore[assignment]
     ends_at: DateTime = None  # type: ignore[assignment]
+    timezone: TimeZone = None  # type: ignore[assignment]
+    attendance_mode: AttendanceMode = None  # type: ignore[assignment]
+    online_url: Url | None = None
+    image_url: Url | None = None
     venue_name: Place | None = None
     city: Place | None = None
     lat: Lat | None = None
@@ -141,10 +160,6 @@ class EventPatch(BaseModel):
     _strip = field_validator("title", "category")(_stripped)
 
 
-class EventPage(PageInfo):
-    items: list[EventOut]
-
-
 @router.get("", response_model=EventPage, openapi_extra={"security": BEARER_OPTIONAL})
 async def list_events(
     request: Request,
@@ -153,51 +168,25 @@ async def list_events(
     city: Annotated[StorableStr | None, Query(max_length=200, description="Any case")] = None,
     status: EventStatus = "published",
     organizer_id: Annotated[int | None, Query(ge=1, le=MAX_BIGINT)] = None,
+    series_id: Annotated[int | None, Query(ge=1, le=MAX_BIGINT)] = None,
     include_past: bool = False,
     sort: Literal["date", "price"] = "date",
+    cursor: CursorQuery = None,
 ) -> object:
     """Events by start time (or price); by default published and upcoming.
 
     Drafts are listed for their organiser (``organizer_id`` = the caller) and admins only.
+    Pages by ``offset`` or, stable while events are added, by ``cursor``.
     """
     if status == "draft":
         principal = await authenticate(request)
         if not may_list_drafts(principal, organizer_id):
             raise forbidden("drafts are listed for their organiser only (pass organizer_id)")
-    # Public listings are the same for every caller: micro-cached (see ``serving.cache``).
     # One listing per real event: duplicates and rejected listings stay reachable by id only.
-    where = ["e.status = %(status)s", CURATION_LISTED]
-    params: dict[str, Any] = {"status": status, "limit": paging.limit, "offset": paging.offset}
-    if not include_past:
-        where.append("e.starts_at >= now()")
-    if category is not None:
-        where.append("lower(e.category) = lower(%(category)s)")
-        params["category"] = category
-    if city is not None:
-        where.append("lower(e.city) = lower(%(city)s)")
-        params["city"] = city
-    if organizer_id is not None:
-        where.append("e.organizer_id = %(organizer_id)s")
-        params["organizer_id"] = organizer_id
-    condition = " AND ".join(where)
-    items_sql = LIST_EVENTS_SQL.format(
-        columns=EVENT_COLUMNS, where=condition, order=LIST_ORDER[sort]
-    )
-
-    async def render() -> bytes:
-        async with connection(request) as conn, conn.pipeline():
-            items_cur = await conn.execute(items_sql, params)
-            count_cur = await conn.execute(COUNT_EVENTS_SQL.format(where=condition), params)
-            items = await items_cur.fetchall()
-            total = (await count_cur.fetchone())["total"]  # type: ignore[index]
-        page = {"items": items, "total": total, "limit": paging.limit, "offset": paging.offset}
-        return bytes(respond(page).body)
-
-    if status == "draft":
-        body = await render()
-    else:
-        body = await response_cache(request).fetch(cache_key(request), render)
-    return Response(body, media_type="application/json")
+    filters = EventFilters(status, category, city, organizer_id, series_id, include_past)
+    body = await render_event_page(request, filters, paging, sort, cursor)
+    caching = PRIVATE_CACHING if status == "draft" else PUBLIC_LIST_CACHING
+    return conditional(request, body, cache_control=caching)
 
 
 class ListingSource(BaseModel):
@@ -217,14 +206,21 @@ class EventDetail(EventOut):
 
 
 @router.get("/{event_id}", response_model=EventDetail)
-async def get_event(event_id: EventId, conn: Connection, principal: OptionalPrincipal) -> object:
-    """One event, with its version as ``ETag`` for a later conditional update, and the other
-    feeds' listings of the same real event."""
+async def get_event(
+    request: Request, event_id: EventId, conn: Connection, principal: OptionalPrincipal
+) -> object:
+    """One event and the other feeds' listings of the same real event.
+
+    Its ``ETag`` starts with the event's version: sent back in ``If-Match`` it guards a later
+    update, in ``If-None-Match`` it answers 304 while the event reads the same.
+    """
     event = await load_visible_event(conn, event_id, principal)
     listing = await (await conn.execute(SOURCES_SQL, {"id": event_id})).fetchone()
     assert listing is not None
     detail = {**event, "canonical_event_id": listing["canonical_id"], "sources": listing["sources"]}
-    return respond(detail, headers={"ETag": etag(event)})
+    caching = PRIVATE_CACHING if event["status"] == "draft" else PUBLIC_ITEM_CACHING
+    body = bytes(respond(detail).body)
+    return conditional(request, body, cache_control=caching, version=event["version"])
 
 
 @router.post("", response_model=EventOut, status_code=201)

@@ -27,6 +27,7 @@ from core.contracts import CURATION_RECOMMENDABLE
 from serving.answer_cache import AnswerCache
 from serving.common import (
     EVENT_COLUMNS,
+    EVENT_RENDER_VERSION,
     MAX_BIGINT,
     EventId,
     EventOut,
@@ -37,6 +38,7 @@ from serving.common import (
 from serving.db import Connection, connection
 from serving.errors import ERROR_RESPONSES, ApiError, forbidden, not_found
 from serving.events import load_visible_event
+from serving.follows import FOLLOWS_MODEL, interleave_followed
 from serving.fragment_cache import EventFragments
 from serving.security import BEARER_REQUIRED, OptionalPrincipal, require_authenticated
 from serving.text import StorableStr
@@ -68,10 +70,10 @@ RECOMMENDABLE = (
     + CURATION_RECOMMENDABLE
 )
 
-# Both recommendation queries return the event id and row version (``xmin`` changes with every
-# write to the row, whoever makes it) instead of the event's columns: the event itself comes
-# from the worker's cache of rendered events (:mod:`serving.fragment_cache`).
-RECOMMENDATION_COLUMNS = "e.id, e.xmin::text AS row_version"
+# Both recommendation queries return the event id and its rendering's version (row versions
+# change with every write, whoever makes it) instead of the event's columns: the event itself
+# comes from the worker's cache of rendered events (:mod:`serving.fragment_cache`).
+RECOMMENDATION_COLUMNS = f"e.id, {EVENT_RENDER_VERSION} AS row_version"
 
 PERSONAL_RECOMMENDATIONS_SQL = f"""
     SELECT {RECOMMENDATION_COLUMNS}, r.score::float8 AS score,
@@ -122,7 +124,21 @@ UNKNOWN_USER_MARK = """
     UNION ALL
     SELECT NULL::bigint, NULL::text, NULL::float8, NULL::text, NULL::text
     WHERE NOT EXISTS (SELECT 1 FROM app.users WHERE id = %(user_id)s)"""
-FIRST_PERSONAL_SQL = f"({PERSONAL_RECOMMENDATIONS_SQL}) {UNKNOWN_USER_MARK}"
+# The next events of the organisers the user follows (see :mod:`serving.follows`), read in the
+# same round trip as the personal set; most users follow nobody, and pay one index probe.
+FOLLOWED_EVENTS_SQL = f"""
+    SELECT {RECOMMENDATION_COLUMNS}, 0::float8 AS score,
+           'from ' || coalesce(o.name, 'an organiser') || ', whom you follow' AS reason,
+           '{FOLLOWS_MODEL}' AS model_version
+    FROM app.organizer_follows f
+    JOIN app.users o ON o.id = f.organizer_id
+    JOIN app.events e ON e.organizer_id = f.organizer_id
+    WHERE f.user_id = %(user_id)s AND {RECOMMENDABLE}
+    ORDER BY e.starts_at, e.id
+    LIMIT %(limit)s"""
+FIRST_PERSONAL_SQL = (
+    f"({PERSONAL_RECOMMENDATIONS_SQL}) UNION ALL ({FOLLOWED_EVENTS_SQL}) {UNKNOWN_USER_MARK}"
+)
 FIRST_POPULAR_SQL = f"({POPULAR_FOR_USER_SQL}) {UNKNOWN_USER_MARK}"
 
 SIMILAR_EVENTS_SQL = f"""
@@ -253,6 +269,10 @@ async def _compute_answer(
         rows: list[tuple[int, str, float, str, str]] = await cur.fetchall()
         if rows and rows[-1][0] is None:
             raise not_found("user")
+        if not popular_only:
+            followed = [row for row in rows if row[4] == FOLLOWS_MODEL]
+            ranked = [row for row in rows if row[4] != FOLLOWS_MODEL]
+            rows = interleave_followed(ranked, followed, limit)
         personal = 0 if popular_only else len(rows)
         if not popular_only and personal < limit and algorithm != "personalized":
             params.update(limit=limit - personal, exclude=[row[0] for row in rows])
@@ -274,7 +294,11 @@ async def _compute_answer(
         for event_id, _, score, reason, mv in rows
     )
     head = orjson.dumps(
-        {"user_id": user_id, "model_version": rows[0][4] if rows else None, "source": source}
+        {
+            "user_id": user_id,
+            "model_version": next((row[4] for row in rows if row[4] != FOLLOWS_MODEL), None),
+            "source": source,
+        }
     )
     event_ids = [row[0] for row in rows]
     first_start = min((fragments.starts_at(event_id) for event_id in event_ids), default=math.inf)
