@@ -161,8 +161,9 @@ def etag(event: dict[str, Any]) -> str:
     return f'"{event["version"]}"'
 
 
-IF_MATCH_PATTERN = r'^\s*(\*|(W/)?"[0-9]{1,10}"|[0-9]{1,10})\s*$'
-_IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,10})"?\s*$')
+# The tag of a write ("3") or of a read ("3-<digest of the body>"): both start with the version.
+IF_MATCH_PATTERN = r'^\s*(\*|(W/)?"[0-9]{1,10}(-[0-9a-f]{1,32})?"|[0-9]{1,10})\s*$'
+_IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,10})(?:-[0-9a-f]{1,32})?"?\s*$')
 
 
 def expected_version(if_match: str | None, body_version: int | None) -> int | None:
