@@ -13,6 +13,7 @@ EVENT_STATUSES = ("draft", "published", "cancelled", "completed")
 REGISTRATION_STATUSES = ("confirmed", "waitlisted", "cancelled", "attended")
 INTERACTION_TYPES = ("view", "click", "favorite", "share", "register", "attend", "dismiss")
 INTERACTION_SOURCES = ("web", "app", "recommendation")
+ATTENDANCE_MODES = ("in_person", "online", "hybrid")
 FEEDBACK_ACTIONS = ("impression", "click", "register", "dismiss", "like", "dislike")
 
 # Implicit-feedback strength of each interaction type for the recommenders; a dismissal is a
@@ -119,6 +120,12 @@ EVENTS = LandingDataset(
         Column("venue_id", "int", required=False),
         # The partner's own (alphanumeric) id of the listing.
         Column("external_id", "str", required=False),
+        # The IANA zone of the event's place (default UTC), how it is attended (default: in
+        # person, or online for a venue named "Online"), its online URL and an image.
+        Column("timezone", "str", required=False),
+        Column("attendance_mode", "str", required=False),
+        Column("online_url", "str", required=False),
+        Column("image_url", "str", required=False),
         Column("status", "str"),
         Column("created_at", "datetime"),
         Column("updated_at", "datetime"),

@@ -392,22 +392,29 @@ WHERE app.users.updated_at < excluded.updated_at
 """
 
 _PUBLISH_EVENTS = """
-INSERT INTO app.events (id, title, description, category, tags, starts_at, ends_at, venue_name,
-                        city, lat, lng, capacity, price, currency, organizer_id, series_id,
-                        venue_id, external_id, status, created_at, updated_at)
+INSERT INTO app.events (id, title, description, category, tags, starts_at, ends_at, timezone,
+                        venue_name, city, lat, lng, capacity, price, currency, organizer_id,
+                        series_id, venue_id, external_id, attendance_mode, online_url,
+                        image_url, status, created_at, updated_at)
 SELECT e.event_id, e.title, coalesce(e.description, ''), e.category, e.tags, e.starts_at,
-       e.ends_at, e.venue_name, e.city, e.lat, e.lng, e.capacity, e.price, e.currency,
-       u.id, e.series_id, e.venue_id, e.external_id, e.status, e.created_at, e.updated_at
+       e.ends_at, coalesce(e.timezone, 'UTC'), e.venue_name, e.city, e.lat, e.lng,
+       e.capacity, e.price, e.currency, u.id, e.series_id, e.venue_id, e.external_id,
+       coalesce(e.attendance_mode,
+                CASE WHEN lower(e.venue_name) = 'online' AND e.lat IS NULL THEN 'online'
+                     ELSE 'in_person' END),
+       e.online_url, e.image_url, e.status, e.created_at, e.updated_at
 FROM raw.events AS e
 LEFT JOIN app.users AS u ON u.id = e.organizer_id
 ON CONFLICT (id) DO UPDATE SET
     title = excluded.title, description = excluded.description, category = excluded.category,
     tags = excluded.tags, starts_at = excluded.starts_at, ends_at = excluded.ends_at,
+    timezone = excluded.timezone,
     venue_name = excluded.venue_name, city = excluded.city, lat = excluded.lat,
     lng = excluded.lng, capacity = excluded.capacity, price = excluded.price,
     currency = excluded.currency, organizer_id = excluded.organizer_id,
     series_id = excluded.series_id, venue_id = excluded.venue_id,
-    external_id = excluded.external_id,
+    external_id = excluded.external_id, attendance_mode = excluded.attendance_mode,
+    online_url = excluded.online_url, image_url = excluded.image_url,
     status = excluded.status, updated_at = excluded.updated_at,
     version = app.events.version + 1
 WHERE app.events.updated_at < excluded.updated_at

@@ -27,6 +27,7 @@ from pathlib import Path
 import polars as pl
 
 from core.contracts import (
+    ATTENDANCE_MODES,
     EVENT_STATUSES,
     INTERACTION_SOURCES,
     INTERACTION_TYPES,
@@ -34,6 +35,7 @@ from core.contracts import (
     USER_ROLES,
     LandingDataset,
 )
+from core.time_zones import time_zone_names
 from pipelines.ingest.csv_rows import CsvColumns, read_csv_frame
 from pipelines.ingest.json_values import check_line
 
@@ -573,6 +575,9 @@ _MAX_CHARS = {
         "venue_name": 500,
         "city": 200,
         "external_id": 200,
+        "timezone": 64,
+        "online_url": 2000,
+        "image_url": 2000,
     },
     "users": {"email": 320, "name": 500, "home_city": 200},
 }
@@ -597,6 +602,9 @@ def _domain_rules(dataset: LandingDataset, now: datetime) -> list[tuple[pl.Expr,
     def outside(name: str, low: float, high: float) -> pl.Expr:
         return typed(name).is_not_null() & ~typed(name).is_between(low, high)
 
+    def not_a_url(name: str) -> pl.Expr:
+        return typed(name).is_not_null() & ~typed(name).str.contains(r"^https?://\S+$")
+
     if dataset.name == "interactions":
         return [
             (~typed("type").is_in(INTERACTION_TYPES), "type is not an accepted interaction type"),
@@ -617,6 +625,22 @@ def _domain_rules(dataset: LandingDataset, now: datetime) -> list[tuple[pl.Expr,
             (outside("lat", -90, 90), "lat is out of range"),
             (outside("lng", -180, 180), "lng is out of range"),
             (typed("event_id") <= 0, "event_id must be positive"),
+            (
+                typed("timezone").is_not_null()
+                & ~typed("timezone").is_in(sorted(time_zone_names())),
+                "timezone is not an IANA time zone of a place",
+            ),
+            (
+                typed("attendance_mode").is_not_null()
+                & ~typed("attendance_mode").is_in(ATTENDANCE_MODES),
+                "attendance_mode is not in_person, online or hybrid",
+            ),
+            (not_a_url("online_url"), "online_url is not an http(s) URL"),
+            (not_a_url("image_url"), "image_url is not an http(s) URL"),
+            (
+                typed("online_url").is_not_null() & (typed("attendance_mode") == "in_person"),
+                "online_url is for online and hybrid events only",
+            ),
         ]
     if dataset.name == "users":
         return [

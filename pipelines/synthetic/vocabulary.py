@@ -37,6 +37,35 @@ CITIES: tuple[tuple[str, str, float, float, str, float], ...] = (
     ("San Francisco", "US", 37.7749, -122.4194, "USD", 0.9),
 )
 
+# The IANA zone of each city: events give their times in it.
+CITY_TIME_ZONES: dict[str, str] = {
+    "Berlin": "Europe/Berlin",
+    "Munich": "Europe/Berlin",
+    "Hamburg": "Europe/Berlin",
+    "London": "Europe/London",
+    "Manchester": "Europe/London",
+    "Dublin": "Europe/Dublin",
+    "Paris": "Europe/Paris",
+    "Lyon": "Europe/Paris",
+    "Amsterdam": "Europe/Amsterdam",
+    "Brussels": "Europe/Brussels",
+    "Madrid": "Europe/Madrid",
+    "Barcelona": "Europe/Madrid",
+    "Lisbon": "Europe/Lisbon",
+    "Rome": "Europe/Rome",
+    "Milan": "Europe/Rome",
+    "Vienna": "Europe/Vienna",
+    "Zurich": "Europe/Zurich",
+    "Prague": "Europe/Prague",
+    "Warsaw": "Europe/Warsaw",
+    "Copenhagen": "Europe/Copenhagen",
+    "Stockholm": "Europe/Stockholm",
+    "Oslo": "Europe/Oslo",
+    "Helsinki": "Europe/Helsinki",
+    "New York": "America/New_York",
+    "San Francisco": "America/Los_Angeles",
+}
+
 # Units of each currency per euro, so prices look local (a 20 EUR ticket is ~500 CZK).
 CURRENCY_PER_EUR: dict[str, float] = {
     "EUR": 1.0,

@@ -27,6 +27,7 @@ from pipelines.synthetic.vocabulary import (
     CATEGORIES,
     CATEGORY_NAMES,
     CITIES,
+    CITY_TIME_ZONES,
     CURRENCY_PER_EUR,
     FIRST_NAMES,
     GLOBAL_TAGS,
@@ -68,6 +69,9 @@ ONLINE_SHARE = 0.07
 ONE_OFF_SHARE = 0.2
 # Shares of the landed catalogue where the feed left the field out.
 MISSING_CITY, MISSING_PRICE, MISSING_CATEGORY = 0.25, 0.3, 0.25
+# Feeds leave the image out for some listings; one in-person series in this many is hybrid.
+MISSING_IMAGE_PERCENT = 30
+HYBRID_SERIES_EVERY = 12
 MAX_MEMBERSHIPS = 5
 MAX_VENUES = 6
 _JOIN_TRIES = 4
@@ -914,6 +918,14 @@ def make_events(spec: GenerationSpec) -> pl.DataFrame:
         "extra",
         price_text,
     )
+    # A series streams its in-person sessions too now and then: the same series every time.
+    attendance = (
+        pl.when(pl.col("online"))
+        .then(pl.lit("online"))
+        .when(pl.col("series_id") % HYBRID_SERIES_EVERY == 0)
+        .then(pl.lit("hybrid"))
+        .otherwise(pl.lit("in_person"))
+    )
     title = (
         pl.when(pl.col("append_number"))
         .then(pl.concat_str(_title_expr(), pl.lit(" #"), pl.col("n")))
@@ -938,6 +950,14 @@ def make_events(spec: GenerationSpec) -> pl.DataFrame:
         "series_id",
         "venue_id",
         pl.lit(None, dtype=pl.String).alias("external_id"),
+        pl.col("city").replace_strict(CITY_TIME_ZONES).alias("timezone"),
+        attendance.alias("attendance_mode"),
+        pl.when(attendance != "in_person")
+        .then(pl.format("https://live.example.org/series/{}/{}", "series_id", "event_id"))
+        .alias("online_url"),
+        pl.when(pl.col("event_id").hash(7) % 100 >= MISSING_IMAGE_PERCENT)
+        .then(pl.format("https://images.example.org/events/{}.jpg", "event_id"))
+        .alias("image_url"),
         "status",
         "created_at",
         "updated_at",

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Header, Query, Request
 from pydantic import AfterValidator, BaseModel, Field, StrictFloat, StrictInt, field_validator
 
 from core.contracts import EVENT_STATUSES
+from core.time_zones import known_time_zone
 from serving.answer_cache import recommendation_answers
 from serving.common import (
     MAX_BIGINT,
@@ -50,7 +51,6 @@ from serving.security import (
     authenticate,
 )
 from serving.text import STORABLE, StorableStr
-from serving.time_zones import known_time_zone
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"], responses=ERROR_RESPONSES)
 

@@ -265,11 +265,17 @@ def _insert_api_rows(conn: psycopg.Connection) -> None:
     )
     conn.execute(
         "insert into app.events (id, title, description, category, tags, starts_at, ends_at,"
-        " city, capacity, price, currency, organizer_id, status, created_at, updated_at)"
+        " city, capacity, price, currency, organizer_id, status, created_at, updated_at,"
+        " timezone, attendance_mode, online_url)"
         " values (%s, 'Startup Pitch', 'Pitches', 'tech', '{startups}', '2021-06-30 18:00Z',"
         " '2021-06-30 20:00Z', 'Munich', 30, 10, 'EUR', %s, 'published', '2021-06-11Z',"
-        " '2021-06-11Z')",
+        " '2021-06-11Z', 'Europe/Berlin', 'hybrid', 'https://live.example.org/pitch')",
         (API_PITCH, API_ORGANIZER),
+    )
+    conn.execute(
+        "insert into app.organizer_follows (user_id, organizer_id, created_at)"
+        " values (%s, %s, '2021-06-12 09:00Z')",
+        (ALICE, API_ORGANIZER),
     )
     conn.execute(
         "insert into app.registrations (id, user_id, event_id, status, created_at, updated_at)"

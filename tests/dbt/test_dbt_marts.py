@@ -259,6 +259,22 @@ def test_events_carry_their_series_and_venue(marts: psycopg.Connection) -> None:
     ) == [("feed", ds.ORGANIZER, "Jazz Night", 61, 1)]
 
 
+def test_events_carry_their_zone_attendance_and_follows(marts: psycopg.Connection) -> None:
+    assert rows(
+        marts,
+        "select event_id, timezone, attendance_mode, online_url, is_online from marts.dim_events"
+        " where event_id in (%s, %s) order by event_id",
+        ds.JAZZ,
+        ds.API_PITCH,
+    ) == [
+        (ds.JAZZ, "UTC", "in_person", None, False),
+        (ds.API_PITCH, "Europe/Berlin", "hybrid", "https://live.example.org/pitch", False),
+    ]
+    assert rows(
+        marts, "select user_id, organizer_id, followed_date::text from marts.fct_organizer_follows"
+    ) == [(ds.ALICE, ds.API_ORGANIZER, "2021-06-12")]
+
+
 def test_training_items_carry_organiser_series_venue_and_publication(
     marts: psycopg.Connection,
 ) -> None:

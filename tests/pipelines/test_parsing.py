@@ -492,3 +492,36 @@ def test_simple_csv_files_read_in_one_pass_as_record_by_record() -> None:
     # Not simple: a quoted field over two lines, a quote inside a plain field, a stray quote.
     for body in ['a,b\n1,"x\ny"\n', 'a,b\n1,A "q" b\n', 'a,b\n1,"x"y\n', "a,a\n1,2\n"]:
         assert csv_rows._frame_of_simple_lines(body, columns) is None, body
+
+
+def test_event_places_online_urls_and_zones_are_checked(tmp_path: Path) -> None:
+    header = "event_id,title,starts_at,ends_at,capacity,currency,status,created_at,updated_at,"
+    header += "timezone,attendance_mode,online_url,image_url"
+    times = "2026-07-01T09:00:00Z,2026-07-01T10:00:00Z,10,EUR,published,"
+    times += "2026-01-01T00:00:00Z,2026-01-01T00:00:00Z"
+    cases = [
+        ("Europe/Lisbon,hybrid,https://live.example.org/1,https://img.example.org/1.jpg", None),
+        (",,,", None),
+        ("Mars/Olympus,,,", "timezone is not an IANA time zone of a place"),
+        ("Etc/GMT+5,,,", "timezone is not an IANA time zone of a place"),
+        ("UTC,somewhere,,", "attendance_mode is not in_person, online or hybrid"),
+        ("UTC,online,ftp://files.example.org/x,", "online_url is not an http(s) URL"),
+        ("UTC,online,,javascript:alert(1)", "image_url is not an http(s) URL"),
+        (
+            "UTC,in_person,https://live.example.org/8,",
+            "online_url is for online and hybrid events only",
+        ),
+        ("UTC,online,https://" + "x" * 2000 + ",", "online_url is longer than 2000 characters"),
+    ]
+    lines = [f"{n},Talk,{times},{extra}" for n, (extra, _) in enumerate(cases, start=1)]
+    path = tmp_path / "events.csv"
+    path.write_text("\n".join([header, *lines]) + "\n")
+
+    frame, unknown = read_landed_file(path, EVENTS)
+    batch = validate(frame, EVENTS, now=NOW, unknown_columns=unknown)
+
+    reasons = dict(zip(batch.rejected["_line"], batch.rejected["reason"], strict=True))
+    assert reasons == {n: r for n, (_, r) in enumerate(cases, start=2) if r is not None}
+    first = batch.good.filter(pl.col("event_id") == 1).row(0, named=True)
+    assert (first["timezone"], first["attendance_mode"]) == ("Europe/Lisbon", "hybrid")
+    assert first["image_url"] == "https://img.example.org/1.jpg"

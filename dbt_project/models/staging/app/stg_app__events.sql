@@ -18,6 +18,10 @@ with source as (
         series_id,
         venue_id,
         external_id,
+        timezone,
+        attendance_mode,
+        online_url,
+        image_url,
         status,
         created_at,
         updated_at
@@ -43,6 +47,10 @@ select
     series_id,
     venue_id,
     nullif(trim(external_id), '') as external_id,
+    timezone,
+    attendance_mode,
+    online_url,
+    image_url,
     status,
     created_at,
     updated_at

@@ -18,6 +18,10 @@ with source as (
         series_id,
         venue_id,
         external_id,
+        timezone,
+        attendance_mode,
+        online_url,
+        image_url,
         status,
         created_at,
         updated_at,
@@ -45,6 +49,14 @@ select
     series_id,
     venue_id,
     nullif(trim(external_id), '') as external_id,
+    coalesce(timezone, 'UTC') as timezone,
+    -- Feeds have always marked online events by a venue named "Online" without coordinates.
+    coalesce(
+        attendance_mode,
+        case when lower(trim(venue_name)) = 'online' and lat is null then 'online' else 'in_person' end
+    ) as attendance_mode,
+    online_url,
+    image_url,
     status,
     created_at,
     updated_at,
