@@ -41,6 +41,7 @@ from serving.responses import OrjsonResponse
 from serving.routers import (
     admin,
     auth,
+    check_ins,
     events,
     health,
     interactions,
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth,
         users,
         registrations,
+        check_ins,
         interactions,
         admin,
     ):
