@@ -56,7 +56,8 @@ def main() -> None:
     from core import migrate, pgserver
     from core.db import connect, ensure_databases
     from core.settings import get_settings
-    from pipelines.ingest import assets, landing, loading
+    from pipelines.ingest import assets, landing
+    from pipelines.kernel.copy import to_copy_frame
     from pipelines.synthetic import GenerationSpec, generate
 
     settings = get_settings()
@@ -111,7 +112,7 @@ def main() -> None:
         with connect() as conn:
             # Only the COPY is timed: the rows are rendered to CSV before the clock starts.
             payload = (
-                loading.to_copy_frame(frame)
+                to_copy_frame(frame)
                 .write_csv(
                     include_header=False, datetime_format="%Y-%m-%dT%H:%M:%S%.f%z", null_value=""
                 )

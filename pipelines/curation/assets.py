@@ -16,7 +16,7 @@ import polars as pl
 from core.db import connect
 from core.settings import get_settings
 from pipelines.curation import categories, decisions, linkage, quality, store
-from pipelines.ingest.assets import APP_CATALOGUE, RAW_EVENTS
+from pipelines.kernel.keys import APP_CATALOGUE, RAW_EVENTS
 from pipelines.ml import tracking
 
 LISTING_CLUSTERS = dg.AssetKey(["curation", "listing_clusters"])

@@ -11,7 +11,7 @@ import psycopg
 from psycopg import sql
 
 from pipelines.curation.decisions import DECISION_SCHEMA
-from pipelines.ingest.loading import copy_into
+from pipelines.kernel.copy import copy_into
 from pipelines.ml.training_data import query_frame
 
 LISTING_SCHEMA: dict[str, pl.DataType] = {

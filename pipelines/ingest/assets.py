@@ -24,29 +24,28 @@ from pipelines.ingest.parsing import (
     read_landed_files,
     validate,
 )
+from pipelines.kernel.copy import copy_into
+from pipelines.kernel.keys import (
+    APP_CATALOGUE,
+    RAW_EVENTS,
+    RAW_FEEDBACK,
+    RAW_INTERACTIONS,
+    RAW_REGISTRATIONS,
+    RAW_USERS,
+)
+from pipelines.kernel.partitions import interaction_partitions
+from pipelines.kernel.raw_tables import known_ids
 from pipelines.quality.quarantine import (
     EXAMPLES,
     quarantine_rate_result,
     quarantine_rate_spec,
 )
 
-RAW_USERS = dg.AssetKey(["raw", "users"])
-RAW_EVENTS = dg.AssetKey(["raw", "events"])
-RAW_INTERACTIONS = dg.AssetKey(["raw", "interactions"])
-RAW_REGISTRATIONS = dg.AssetKey(["raw", "registrations"])
-RAW_FEEDBACK = dg.AssetKey(["raw", "recommendation_feedback"])
-APP_CATALOGUE = dg.AssetKey(["app", "catalogue"])
 API_SOURCE = "app.interactions"
 
 # Feeds are expected at least daily; the UI flags them stale after a day, failed after two.
 FEED_FRESHNESS = dg.FreshnessPolicy.time_window(
     fail_window=timedelta(days=2), warn_window=timedelta(days=1)
-)
-
-# A day is a partition once it is over (no end offset): at 02:00 the newest partition is
-# yesterday, which is what the daily schedule runs; files landing today wait for midnight.
-interaction_partitions = dg.DailyPartitionsDefinition(
-    start_date=get_settings().interactions_start_date.isoformat(), timezone="UTC"
 )
 
 
@@ -136,7 +135,7 @@ def _load_snapshot(
     rows = batch.good.rename({"_source_file": "_source"}).drop("_line")
     with connect() as conn:
         conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier("raw", table)))
-        loading.copy_into(conn, sql.Identifier("raw", table), rows)
+        copy_into(conn, sql.Identifier("raw", table), rows)
         loading.replace_quarantine(conn, dataset.name, [""], batch.rejected, context.run_id)
         loading.record_landed_files(conn, dataset.name, _ledger(batch, frame), context.run_id)
     check = quarantine_rate_result(key, batch.rows_read, batch.rejected.height, batch.rejected)
@@ -173,15 +172,6 @@ def raw_events(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     Partners re-send their whole catalogue; for each event id the latest ``updated_at`` wins.
     """
     return _load_snapshot(context, EVENTS, "events", RAW_EVENTS)
-
-
-def known_ids(table: str, column: str) -> pl.Series:
-    query = sql.SQL("SELECT coalesce(array_agg({}), '{{}}') FROM {}").format(
-        sql.Identifier(column), sql.Identifier("raw", table)
-    )
-    with connect() as conn:
-        row = conn.execute(query).fetchone()
-    return pl.Series(column, row[0] if row else [], dtype=pl.Int64)
 
 
 # The partition of a landed interactions file: the day its folder names.

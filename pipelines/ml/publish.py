@@ -12,7 +12,7 @@ import psycopg
 from psycopg import sql
 
 from core.contracts import CURATION_RECOMMENDABLE, RECOMMENDATIONS_CHANGED_CHANNEL
-from pipelines.ingest.loading import copy_into
+from pipelines.kernel.copy import copy_into
 
 SERVING_TABLES = ("user_recommendations", "similar_events", "popular_events")
 

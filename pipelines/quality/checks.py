@@ -11,15 +11,15 @@ import dagster as dg
 import pandas as pd
 
 from core.db import connect
-from pipelines.ingest.assets import (
+from pipelines.kernel.keys import (
     RAW_EVENTS,
     RAW_FEEDBACK,
     RAW_INTERACTIONS,
     RAW_REGISTRATIONS,
     RAW_USERS,
-    interaction_partitions,
-    known_ids,
 )
+from pipelines.kernel.partitions import interaction_partitions
+from pipelines.kernel.raw_tables import known_ids
 from pipelines.quality import suites
 
 # Bounds the memory a check needs on large partitions; keys are unique by primary key anyway.
@@ -32,14 +32,6 @@ def read_frame(query: str, params: dict[str, Any] | None = None) -> pd.DataFrame
         cursor.execute(query, params or {})
         columns = [d.name for d in cursor.description or []]
         return pd.DataFrame(cursor.fetchall(), columns=columns)
-
-
-def _ids(table: str, column: str) -> list[int]:
-    with connect() as conn:
-        row = conn.execute(
-            f"SELECT coalesce(array_agg({column}), '{{}}') FROM raw.{table}"
-        ).fetchone()
-    return list(row[0]) if row else []
 
 
 def to_check_result(outcome: suites.SuiteOutcome) -> dg.AssetCheckResult:

@@ -12,7 +12,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from core.settings import get_settings
-from pipelines.ingest.assets import interaction_partitions
+from pipelines.kernel.partitions import interaction_partitions
 from pipelines.transform.project import (
     PlatformDbtTranslator,
     dbt_project,

@@ -1,0 +1,10 @@
+"""Keys of the assets that more than one domain names (as a dependency or in a selection)."""
+
+import dagster as dg
+
+RAW_USERS = dg.AssetKey(["raw", "users"])
+RAW_EVENTS = dg.AssetKey(["raw", "events"])
+RAW_INTERACTIONS = dg.AssetKey(["raw", "interactions"])
+RAW_REGISTRATIONS = dg.AssetKey(["raw", "registrations"])
+RAW_FEEDBACK = dg.AssetKey(["raw", "recommendation_feedback"])
+APP_CATALOGUE = dg.AssetKey(["app", "catalogue"])
