@@ -19,6 +19,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject
 
 from core.settings import REPO_ROOT, get_settings
+from pipelines.kernel.attributes import markdown
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 # The days of interactions a run of fct_interactions rebuilds, as macros/interactions_window.sql
@@ -127,6 +128,9 @@ class PlatformDbtTranslator(DagsterDbtTranslator):
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         return "transform"
+
+    def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        return markdown(super().get_description(dbt_resource_props)) or ""
 
 
 if __name__ == "__main__":

@@ -38,6 +38,42 @@ def test_every_python_asset_explains_itself(defs: dg.Definitions) -> None:
     assert undocumented == []
 
 
+def test_every_asset_has_an_owner_a_kind_a_domain_and_its_code(defs: dg.Definitions) -> None:
+    graph = defs.resolve_asset_graph()
+    incomplete = {
+        key.to_user_string(): node
+        for key in graph.get_all_asset_keys()
+        if (node := graph.get(key)).is_materializable
+        and not (
+            node.description
+            and "``" not in node.description
+            and node.owners
+            and all(owner.startswith("team:") for owner in node.owners)
+            and node.kinds
+            and node.tags.get("domain") == node.group_name
+            and "dagster/code_references" in node.metadata
+        )
+    }
+    assert sorted(incomplete) == []
+
+
+def test_owners_follow_the_domain(defs: dg.Definitions) -> None:
+    graph = defs.resolve_asset_graph()
+    owners = {
+        key.to_user_string(): graph.get(key).owners
+        for key in (
+            dg.AssetKey(["raw", "events"]),
+            dg.AssetKey(["marts", "dim_events"]),
+            dg.AssetKey(["ml", "recommender"]),
+        )
+    }
+    assert owners == {
+        "raw/events": ["team:data-engineering"],
+        "marts/dim_events": ["team:analytics"],
+        "ml/recommender": ["team:ml"],
+    }
+
+
 def test_lineage_runs_from_landing_to_serving(defs: dg.Definitions) -> None:
     graph = defs.resolve_asset_graph()
     upstream = graph.get(dg.AssetKey(["serving", "recommendations"])).parent_keys
