@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -14,6 +16,8 @@ from fastapi.routing import APIRoute
 from psycopg import AsyncConnection
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, ValidationError
 
+from serving.cursors import decode_cursor, encode_cursor
+from serving.errors import ApiError
 from serving.responses import OrjsonResponse
 
 MAX_BIGINT = 2**63 - 1
@@ -131,6 +135,23 @@ class PageInfo(BaseModel):
     offset: int
 
 
+class CursorPageInfo(PageInfo):
+    next_cursor: str | None = Field(
+        description="Pass as cursor for the page after this one; null on the last page"
+    )
+
+
+CursorQuery = Annotated[
+    str | None,
+    Query(
+        max_length=300,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="next_cursor of the previous page: keyset paging, stable under inserts "
+        "(offset must then be 0)",
+    ),
+]
+
+
 class Paging:
     """Offset paging: ``limit`` items from ``offset`` in a stable order chosen by the query."""
 
@@ -152,24 +173,80 @@ async def paging(
 PagingDep = Annotated[Paging, Depends(paging)]
 
 
+@dataclass(frozen=True)
+class Keyset:
+    """An order a list can be paged through by cursor (see :mod:`serving.cursors`).
+
+    Each column is (SQL expression, item key, SQL type, descending); the last must be unique.
+    Item keys starting with ``_`` are read for the cursor and left out of the page.
+    """
+
+    name: str
+    columns: tuple[tuple[str, str, str, bool], ...]
+
+    def after(self) -> str:
+        """The condition "after the cursor's item" over ``%(after_<i>)s`` parameters."""
+        terms = []
+        for i, (expression, _, sql_type, descending) in enumerate(self.columns):
+            same = [f"{e} = %(after_{j})s::{t}" for j, (e, _, t, _) in enumerate(self.columns[:i])]
+            beyond = f"{expression} {'<' if descending else '>'} %(after_{i})s::{sql_type}"
+            terms.append("(" + " AND ".join([*same, beyond]) + ")")
+        return "(" + " OR ".join(terms) + ")"
+
+    def key_of(self, item: dict[str, Any]) -> list[Any]:
+        values = [item[key] for _, key, _, _ in self.columns]
+        return [str(v) if isinstance(v, uuid.UUID) else v for v in values]
+
+    def types(self) -> list[type]:
+        return [_KEY_TYPES[sql_type] for _, _, sql_type, _ in self.columns]
+
+
+_KEY_TYPES: dict[str, type] = {"timestamptz": datetime, "bigint": int, "uuid": str}
+
+# Where a keyset list's SQL takes the cursor's condition: ``WHERE ... AND /*after*/ TRUE``.
+AFTER_MARK = "/*after*/"
+
+
 async def fetch_page(
     conn: AsyncConnection[Any],
     items_sql: str,
     count_sql: str,
     params: dict[str, Any],
     page: Paging,
+    keyset: Keyset | None = None,
+    cursor: str | None = None,
 ) -> dict[str, Any]:
     """One page of a list and the total it is part of, both read in one round trip.
 
-    ``items_sql`` takes ``%(limit)s`` and ``%(offset)s``; ``count_sql`` answers ``total``.
+    ``items_sql`` takes ``%(limit)s`` and ``%(offset)s``; ``count_sql`` answers ``total``. With a
+    ``keyset`` the page also has ``next_cursor``, and ``cursor`` resumes after its item.
     """
-    params = {**params, "limit": page.limit, "offset": page.offset}
+    params = {**params, "limit": page.limit + (keyset is not None), "offset": page.offset}
+    if keyset is not None:
+        condition = "TRUE"
+        if cursor is not None:
+            if page.offset:
+                raise ApiError(422, "validation_error", "pass either cursor or offset, not both")
+            key = decode_cursor(cursor, keyset.name, keyset.types())
+            params.update({f"after_{i}": value for i, value in enumerate(key)})
+            condition = keyset.after()
+        items_sql = items_sql.replace(AFTER_MARK, f"{condition} AND")
     async with conn.pipeline():
         items_cur = await conn.execute(items_sql, params)
         count_cur = await conn.execute(count_sql, params)
     items = await items_cur.fetchall()
     total = (await count_cur.fetchone())["total"]
-    return {"items": items, "total": total, "limit": page.limit, "offset": page.offset}
+    result = {"items": items, "total": total, "limit": page.limit, "offset": page.offset}
+    if keyset is not None:
+        more = len(items) > page.limit
+        items = items[: page.limit]
+        last = encode_cursor(keyset.name, keyset.key_of(items[-1])) if more else None
+        result.update(items=[_public(item) for item in items], next_cursor=last)
+    return result
+
+
+def _public(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in item.items() if not key.startswith("_")}
 
 
 def respond(

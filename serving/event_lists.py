@@ -7,15 +7,13 @@ the same for every caller and come from the worker's micro-cache (:mod:`serving.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, NamedTuple
+from typing import Any, NamedTuple
 
-from fastapi import Query
-from pydantic import Field
 from starlette.requests import Request
 
 from core.contracts import CURATION_LISTED
 from serving.cache import cache_key, response_cache
-from serving.common import EVENT_COLUMNS, EventOut, PageInfo, Paging, respond
+from serving.common import EVENT_COLUMNS, CursorPageInfo, EventOut, Paging, respond
 from serving.cursors import decode_cursor, encode_cursor
 from serving.db import connection
 from serving.errors import ApiError
@@ -37,15 +35,6 @@ AFTER_CURSOR = {
                               > (%(after_price)s::numeric, %(after_start)s, %(after_id)s) END)""",
 }
 CURSOR_KEY_TYPES = {"date": (datetime, int), "price": (float, datetime, int)}
-CursorQuery = Annotated[
-    str | None,
-    Query(
-        max_length=300,
-        pattern=r"^[A-Za-z0-9_-]+$",
-        description="next_cursor of the previous page: keyset paging, stable under inserts "
-        "(offset must then be 0)",
-    ),
-]
 
 
 def _cursor_key(sort: str, event: dict[str, Any]) -> list[Any]:
@@ -54,11 +43,8 @@ def _cursor_key(sort: str, event: dict[str, Any]) -> list[Any]:
     return [event["starts_at"], event["id"]]
 
 
-class EventPage(PageInfo):
+class EventPage(CursorPageInfo):
     items: list[EventOut]
-    next_cursor: str | None = Field(
-        description="Pass as cursor for the page after this one; null on the last page"
-    )
 
 
 class EventFilters(NamedTuple):

@@ -19,6 +19,7 @@ from serving.answer_cache import recommendation_answers
 from serving.common import (
     MAX_BIGINT,
     AttendanceMode,
+    CursorQuery,
     DateTime,
     EventId,
     EventOut,
@@ -28,7 +29,7 @@ from serving.common import (
 from serving.curation import SOURCES_SQL
 from serving.db import Connection
 from serving.errors import ERROR_RESPONSES, ApiError, forbidden
-from serving.event_lists import CursorQuery, EventFilters, EventPage, render_event_page
+from serving.event_lists import EventFilters, EventPage, render_event_page
 from serving.events import (
     IF_MATCH_PATTERN,
     create_event,

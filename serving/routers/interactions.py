@@ -19,7 +19,17 @@ from pydantic import AfterValidator, BaseModel, Field, StrictInt, field_validato
 from core.contracts import FEEDBACK_ACTIONS, INTERACTION_SOURCES, INTERACTION_TYPES
 from core.settings import get_settings
 from serving.answer_cache import recommendation_answers
-from serving.common import MAX_BIGINT, DateTime, PageInfo, PagingDep, fetch_page, respond
+from serving.common import (
+    AFTER_MARK,
+    MAX_BIGINT,
+    CursorPageInfo,
+    CursorQuery,
+    DateTime,
+    Keyset,
+    PagingDep,
+    fetch_page,
+    respond,
+)
 from serving.db import Connection
 from serving.errors import ERROR_RESPONSES, ApiError, forbidden
 from serving.security import CurrentPrincipal, Principal
@@ -79,12 +89,17 @@ INSERT_INTERACTIONS_SQL = """
     ON CONFLICT (id) DO NOTHING
     RETURNING id"""
 
-USER_INTERACTIONS_SQL = """
+USER_INTERACTIONS_SQL = f"""
     SELECT i.id, i.user_id, i.event_id, i.type, i.occurred_at, i.source, i.context,
            i.model_version
-    FROM app.interactions i WHERE i.user_id = %(user_id)s
+    FROM app.interactions i WHERE {AFTER_MARK} i.user_id = %(user_id)s
       AND (%(type)s::text IS NULL OR i.type = %(type)s)
     ORDER BY i.occurred_at DESC, i.id LIMIT %(limit)s OFFSET %(offset)s"""
+# A history is paged by cursor newest first (ties by id).
+HISTORY_ORDER = Keyset(
+    "history",
+    (("i.occurred_at", "occurred_at", "timestamptz", True), ("i.id", "id", "uuid", False)),
+)
 COUNT_USER_INTERACTIONS_SQL = """
     SELECT count(*) AS total FROM app.interactions i WHERE i.user_id = %(user_id)s
       AND (%(type)s::text IS NULL OR i.type = %(type)s)"""
@@ -147,7 +162,7 @@ class InteractionOut(BaseModel):
     model_version: str | None
 
 
-class InteractionPage(PageInfo):
+class InteractionPage(CursorPageInfo):
     items: list[InteractionOut]
 
 
@@ -271,11 +286,23 @@ async def list_user_interactions(
     principal: CurrentPrincipal,
     paging: PagingDep,
     type: InteractionType | None = None,
+    cursor: CursorQuery = None,
 ) -> object:
-    """A user's history, newest first; private to the user, admins and the service."""
+    """A user's history, newest first; private to the user, admins and the service.
+
+    Pages by ``offset`` or ``cursor``.
+    """
     if not principal.may_act_for(user_id):
         raise forbidden("history is private to its user")
     params = {"user_id": user_id, "type": type}
     return respond(
-        await fetch_page(conn, USER_INTERACTIONS_SQL, COUNT_USER_INTERACTIONS_SQL, params, paging)
+        await fetch_page(
+            conn,
+            USER_INTERACTIONS_SQL,
+            COUNT_USER_INTERACTIONS_SQL,
+            params,
+            paging,
+            HISTORY_ORDER,
+            cursor,
+        )
     )

@@ -17,7 +17,17 @@ from fastapi import APIRouter, Body, Path, Request
 from pydantic import BaseModel, Field, StrictInt
 
 from serving.answer_cache import recommendation_answers
-from serving.common import MAX_BIGINT, EventId, PageInfo, PagingDep, fetch_page, respond
+from serving.common import (
+    AFTER_MARK,
+    MAX_BIGINT,
+    CursorPageInfo,
+    CursorQuery,
+    EventId,
+    Keyset,
+    PagingDep,
+    fetch_page,
+    respond,
+)
 from serving.db import Connection
 from serving.errors import ERROR_RESPONSES, ApiError, forbidden, not_found
 from serving.events import (
@@ -54,8 +64,8 @@ CANCEL_REGISTRATION_SQL = f"""
     RETURNING {REGISTRATION_COLUMNS}"""
 
 LIST_EVENT_REGISTRATIONS_SQL = f"""
-    SELECT {REGISTRATION_COLUMNS} FROM app.registrations r
-    WHERE r.event_id = %(event_id)s
+    SELECT {REGISTRATION_COLUMNS}, r.queue_order AS _queue_order FROM app.registrations r
+    WHERE {AFTER_MARK} r.event_id = %(event_id)s
       AND (%(status)s::text IS NULL OR r.status = %(status)s)
       AND (%(user_id)s::bigint IS NULL OR r.user_id = %(user_id)s)
     ORDER BY r.queue_order LIMIT %(limit)s OFFSET %(offset)s"""
@@ -67,11 +77,19 @@ COUNT_EVENT_REGISTRATIONS_SQL = """
 
 LIST_USER_REGISTRATIONS_SQL = f"""
     SELECT {REGISTRATION_COLUMNS} FROM app.registrations r
-    WHERE r.user_id = %(user_id)s AND (%(status)s::text IS NULL OR r.status = %(status)s)
+    WHERE {AFTER_MARK} r.user_id = %(user_id)s
+      AND (%(status)s::text IS NULL OR r.status = %(status)s)
     ORDER BY r.created_at DESC, r.id DESC LIMIT %(limit)s OFFSET %(offset)s"""
 COUNT_USER_REGISTRATIONS_SQL = """
     SELECT count(*) AS total FROM app.registrations r
     WHERE r.user_id = %(user_id)s AND (%(status)s::text IS NULL OR r.status = %(status)s)"""
+
+# The orders these lists are paged by cursor in: the queue, and the newest first.
+EVENT_REGISTRATIONS_ORDER = Keyset("queue", (("r.queue_order", "_queue_order", "bigint", False),))
+USER_REGISTRATIONS_ORDER = Keyset(
+    "newest",
+    (("r.created_at", "created_at", "timestamptz", True), ("r.id", "id", "bigint", True)),
+)
 
 RegistrationStatus = Literal["confirmed", "waitlisted", "cancelled", "attended"]
 UserId = Annotated[int, Path(ge=1, le=MAX_BIGINT, description="User id")]
@@ -93,7 +111,7 @@ class RegistrationOut(BaseModel):
     waitlist_position: int | None = None
 
 
-class RegistrationPage(PageInfo):
+class RegistrationPage(CursorPageInfo):
     items: list[RegistrationOut]
 
 
@@ -188,14 +206,24 @@ async def list_event_registrations(
     principal: CurrentPrincipal,
     paging: PagingDep,
     status: RegistrationStatus | None = None,
+    cursor: CursorQuery = None,
 ) -> object:
-    """The organiser, admins and the service client see everyone; a user sees their own."""
+    """The organiser, admins and the service client see everyone; a user sees their own.
+
+    In queue order (the waitlist's); pages by ``offset`` or ``cursor``.
+    """
     event = await load_visible_event(conn, event_id, principal)
     only_user = None if can_manage(principal, event) else principal.user_id
     params = {"event_id": event_id, "status": status, "user_id": only_user}
     return respond(
         await fetch_page(
-            conn, LIST_EVENT_REGISTRATIONS_SQL, COUNT_EVENT_REGISTRATIONS_SQL, params, paging
+            conn,
+            LIST_EVENT_REGISTRATIONS_SQL,
+            COUNT_EVENT_REGISTRATIONS_SQL,
+            params,
+            paging,
+            EVENT_REGISTRATIONS_ORDER,
+            cursor,
         )
     )
 
@@ -207,13 +235,23 @@ async def list_user_registrations(
     principal: CurrentPrincipal,
     paging: PagingDep,
     status: RegistrationStatus | None = None,
+    cursor: CursorQuery = None,
 ) -> object:
-    """A user's registrations, newest first; private to the user, admins and the service."""
+    """A user's registrations, newest first; private to the user, admins and the service.
+
+    Pages by ``offset`` or ``cursor``.
+    """
     if not principal.may_act_for(user_id):
         raise forbidden("registrations are private to their user")
     params = {"user_id": user_id, "status": status}
     return respond(
         await fetch_page(
-            conn, LIST_USER_REGISTRATIONS_SQL, COUNT_USER_REGISTRATIONS_SQL, params, paging
+            conn,
+            LIST_USER_REGISTRATIONS_SQL,
+            COUNT_USER_REGISTRATIONS_SQL,
+            params,
+            paging,
+            USER_REGISTRATIONS_ORDER,
+            cursor,
         )
     )

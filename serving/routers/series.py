@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 
-from serving.common import MAX_BIGINT, PagingDep
+from serving.common import MAX_BIGINT, CursorQuery, PagingDep
 from serving.db import connection
 from serving.errors import ERROR_RESPONSES, not_found
-from serving.event_lists import CursorQuery, EventFilters, EventPage, render_event_page
+from serving.event_lists import EventFilters, EventPage, render_event_page
 from serving.http_cache import PUBLIC_LIST_CACHING, conditional
 
 router = APIRouter(prefix="/api/v1/series", tags=["series"], responses=ERROR_RESPONSES)

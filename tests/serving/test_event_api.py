@@ -376,3 +376,51 @@ async def test_followed_organisers_events_take_every_third_recommendation(
     await client.delete(f"/api/v1/organizers/{club}/follow", headers=bearer(fan))
     gone = (await client.get("/api/v1/recommendations/events?limit=6", headers=bearer(fan))).json()
     assert [item["id"] for item in gone["recommendations"]] == ranked
+
+
+async def test_registrations_and_history_page_by_cursor(
+    client: httpx.AsyncClient, db: psycopg.Connection, organizer: int
+) -> None:
+    event_id = make_event(db, organizer_id=organizer, capacity=2)
+    users = [make_user(db) for _ in range(5)]
+    for user_id in users:
+        await client.post(f"/api/v1/events/{event_id}/registrations", headers=bearer(user_id))
+    queue, cursor = [], None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = (
+            await client.get(
+                f"/api/v1/events/{event_id}/registrations", params=params, headers=bearer(organizer)
+            )
+        ).json()
+        assert all("_queue_order" not in item for item in page["items"])
+        queue += [item["user_id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert queue == users
+
+    fan = users[0]
+    history = [
+        {
+            "id": f"00000000-0000-4000-8000-00000000000{i}",
+            "user_id": fan,
+            "event_id": event_id,
+            "type": "view",
+            "occurred_at": (datetime.now(UTC) - timedelta(minutes=i)).isoformat(),
+        }
+        for i in range(5)
+    ]
+    posted = await client.post("/api/v1/interactions", json=history, headers=SERVICE)
+    assert posted.status_code == 202, posted.text
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = (
+            await client.get(f"/api/v1/users/{fan}/interactions", params=params, headers=SERVICE)
+        ).json()
+        seen += [item["id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [item["id"] for item in history]
