@@ -57,7 +57,7 @@ EVENT_COLUMNS = """
     e.capacity <= coalesce((SELECT p.taken FROM app.event_places p
                             WHERE p.event_id = e.id), 0) AS sold_out,
     e.price::float8 AS price, e.currency, e.organizer_id,
-    (SELECT json_build_object('id', u.id, 'name', u.name) FROM app.users u
+    (SELECT json_build_object('id', u.id, 'name', nullif(u.name, '')) FROM app.users u
      WHERE u.id = e.organizer_id) AS organizer,
     CASE WHEN e.attendance_mode <> 'online'
               AND (e.venue_id IS NOT NULL OR e.venue_name IS NOT NULL OR e.lat IS NOT NULL)

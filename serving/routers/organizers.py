@@ -31,7 +31,7 @@ PROFILE_EVENTS = 10
 UPCOMING = f"e.status = 'published' AND e.starts_at >= now() AND {CURATION_LISTED}"
 
 ORGANIZER_SQL = f"""
-    SELECT u.id, u.name,
+    SELECT u.id, nullif(u.name, '') AS name,
            (SELECT count(*) FROM app.organizer_follows f WHERE f.organizer_id = u.id)
                AS followers,
            (SELECT count(*) FROM app.events e WHERE e.organizer_id = u.id AND {UPCOMING})
@@ -56,7 +56,7 @@ UNFOLLOW_SQL = """
     DELETE FROM app.organizer_follows WHERE user_id = %(user_id)s AND organizer_id = %(id)s"""
 
 FOLLOWED_SQL = """
-    SELECT u.id, u.name, f.created_at AS followed_at
+    SELECT u.id, nullif(u.name, '') AS name, f.created_at AS followed_at
     FROM app.organizer_follows f JOIN app.users u ON u.id = f.organizer_id
     WHERE f.user_id = %(user_id)s
     ORDER BY f.created_at DESC, u.id LIMIT %(limit)s OFFSET %(offset)s"""
