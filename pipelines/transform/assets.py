@@ -40,7 +40,8 @@ def _build(
     with scoped_environ(values):
         # dbt starts here, with the environment of this moment.
         invocation = dbt.cli(command, context=context)
-    yield from invocation.stream()
+    # Row counts and column types are queried after each model, so the UI shows them per asset.
+    yield from invocation.stream().fetch_row_counts().fetch_column_metadata()
 
 
 @dbt_assets(
