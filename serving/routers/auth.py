@@ -144,3 +144,21 @@ async def logout(request: Request, principal: CurrentPrincipal, conn: Connection
     await conn.execute(LOGOUT_SQL, {"id": principal.user_id})
     account_cache(request).user_changed(principal.user_id)
     return Response(status_code=204)
+
+
+REFRESH_SQL = f"SELECT {USER_COLUMNS}, token_version FROM app.users WHERE id = %(id)s"
+
+
+@router.post("/refresh", response_model=AuthOut)
+async def refresh(principal: CurrentPrincipal, conn: Connection) -> object:
+    """A fresh token for a still-valid one, so an active client never has to log in again.
+
+    It carries the account's current token version: logout, a new password, a new role or
+    deletion revoke refreshed tokens like every other.
+    """
+    if principal.user_id is None:
+        raise ApiError(422, "validation_error", "the service token is not refreshed")
+    row = await (await conn.execute(REFRESH_SQL, {"id": principal.user_id})).fetchone()
+    if row is None:
+        raise ApiError(401, "invalid_token", "the account is gone")
+    return respond(auth_body(row, row.pop("token_version")))

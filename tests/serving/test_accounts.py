@@ -123,3 +123,17 @@ def test_home_coordinates_go_together_on_the_merged_profile() -> None:
     assert profile_changes({"home_lat": 3.0}, current) == {"home_lat": 3.0}
     with pytest.raises(ApiError):
         profile_changes({"home_lat": None}, current)
+
+
+async def test_a_refreshed_token_works_and_is_revoked_by_logout(client: httpx.AsyncClient) -> None:
+    account = await sign_up(client, "refresh-me@example.com")
+    refreshed = await client.post("/api/v1/auth/refresh", headers=auth(account))
+    assert refreshed.status_code == 200, refreshed.text
+    fresh = refreshed.json()
+    assert fresh["user"]["id"] == account["user"]["id"]
+    assert fresh["expires_in"] > 0
+    assert (await client.get("/api/v1/users/me", headers=auth(fresh))).status_code == 200
+    assert (await client.post("/api/v1/auth/logout", headers=auth(fresh))).status_code == 204
+    for body in (account, fresh):
+        assert (await client.get("/api/v1/users/me", headers=auth(body))).status_code == 401
+        assert (await client.post("/api/v1/auth/refresh", headers=auth(body))).status_code == 401
