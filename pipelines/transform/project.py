@@ -129,6 +129,14 @@ class PlatformDbtTranslator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         return "transform"
 
+    def get_automation_condition(
+        self, dbt_resource_props: Mapping[str, Any]
+    ) -> dg.AutomationCondition | None:
+        # The marts follow their upstreams (a new load, a new partition) instead of a clock.
+        if dbt_resource_props.get("schema") == "marts":
+            return dg.AutomationCondition.eager()
+        return None
+
     def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
         return markdown(super().get_description(dbt_resource_props)) or ""
 

@@ -122,6 +122,21 @@ def test_every_load_carries_a_blocking_quarantine_rate_check(defs: dg.Definition
     assert all(spec.blocking for spec in checks.values())
 
 
+def test_the_marts_follow_their_upstreams_and_their_sensor_runs(defs: dg.Definitions) -> None:
+    graph = defs.resolve_asset_graph()
+    conditions = {
+        key.to_user_string(): graph.get(key).automation_condition
+        for key in (
+            dg.AssetKey(["marts", "dim_events"]),
+            dg.AssetKey(["staging", "stg_raw__events"]),
+        )
+    }
+    assert conditions["marts/dim_events"].get_label() == "eager"
+    assert conditions["staging/stg_raw__events"] is None
+    sensors = {s.name: s for s in defs.sensors or []}
+    assert sensors["marts_automation_sensor"].default_status == dg.DefaultSensorStatus.RUNNING
+
+
 def test_failed_runs_are_recorded_by_default(defs: dg.Definitions) -> None:
     sensors = {s.name: s for s in defs.sensors or []}
     assert sensors["run_failure_recorder"].default_status == dg.DefaultSensorStatus.RUNNING
