@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import dagster as dg
 import pytest
 
@@ -140,3 +145,18 @@ def test_the_marts_follow_their_upstreams_and_their_sensor_runs(defs: dg.Definit
 def test_failed_runs_are_recorded_by_default(defs: dg.Definitions) -> None:
     sensors = {s.name: s for s in defs.sensors or []}
     assert sensors["run_failure_recorder"].default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_dagster_validates_the_code_location(tmp_path: Path) -> None:
+    from core.settings import REPO_ROOT
+
+    dagster = str(Path(sys.executable).with_name("dagster"))
+    result = subprocess.run(
+        [dagster, "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO_ROOT,
+        # The CLI wants an existing instance folder; validation writes nothing to it.
+        env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
