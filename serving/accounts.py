@@ -13,6 +13,7 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from serving.errors import ApiError, not_found
+from serving.events import LOCK_EVENT_FOR_PLACES_SQL, promote_waitlisted
 from serving.users import USER_COLUMNS
 
 # Columns a profile update may set; the SET clause is built from these names only.
@@ -32,6 +33,15 @@ SCRUB_LANDED_USER_SQL = """
         home_city = NULL, home_lat = NULL, home_lng = NULL, interests = '{}',
         updated_at = now()
     WHERE user_id = %(id)s"""
+
+
+UPCOMING_REGISTRATIONS_SQL = """
+    SELECT r.event_id FROM app.registrations r JOIN app.events e ON e.id = r.event_id
+    WHERE r.user_id = %(id)s AND r.status IN ('confirmed', 'waitlisted') AND e.starts_at > now()
+    ORDER BY r.event_id"""
+CANCEL_UPCOMING_SQL = """
+    UPDATE app.registrations SET status = 'cancelled', updated_at = now()
+    WHERE user_id = %(user_id)s AND event_id = %(event_id)s"""
 
 
 def profile_changes(changes: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
@@ -71,9 +81,21 @@ async def update_profile(
 
 
 async def delete_account(conn: AsyncConnection[Any], user_id: int) -> None:
-    """Remove the personal data of ``user_id`` and revoke its tokens; 404 if already gone."""
+    """Remove the personal data of ``user_id`` and revoke its tokens; 404 if already gone.
+
+    Places held for upcoming events are given up (the waitlist moves up): nobody will come.
+    """
     async with conn.transaction():
         deleted = await (await conn.execute(DELETE_ACCOUNT_SQL, {"id": user_id})).fetchone()
         if deleted is None:
             raise not_found("user")
         await conn.execute(SCRUB_LANDED_USER_SQL, {"id": user_id})
+        cur = await conn.execute(UPCOMING_REGISTRATIONS_SQL, {"id": user_id})
+        for event_id in [row["event_id"] for row in await cur.fetchall()]:
+            # In event order, as every change of places locks its event first.
+            cur = await conn.execute(LOCK_EVENT_FOR_PLACES_SQL, {"event_id": event_id})
+            event = await cur.fetchone()
+            assert event is not None
+            params = {"user_id": user_id, "event_id": event_id}
+            await conn.execute(CANCEL_UPCOMING_SQL, params)
+            await promote_waitlisted(conn, event_id, event["capacity"])

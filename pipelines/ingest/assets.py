@@ -369,6 +369,8 @@ def raw_interactions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     )
 
 
+# A deleted account is never written again: a partner's later users file naming the person
+# does not bring the personal data back (docs/personal-data.md).
 _PUBLISH_USERS = """
 INSERT INTO app.users (id, email, name, role, home_city, home_lat, home_lng, interests,
                        created_at, updated_at)
@@ -378,7 +380,7 @@ ON CONFLICT (id) DO UPDATE SET
     email = excluded.email, name = excluded.name, role = excluded.role,
     home_city = excluded.home_city, home_lat = excluded.home_lat, home_lng = excluded.home_lng,
     interests = excluded.interests, updated_at = excluded.updated_at
-WHERE app.users.updated_at < excluded.updated_at
+WHERE app.users.updated_at < excluded.updated_at AND app.users.deleted_at IS NULL
 """
 
 _PUBLISH_EVENTS = """

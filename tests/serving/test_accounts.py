@@ -93,12 +93,33 @@ async def test_deleting_an_account_removes_personal_data_and_keeps_the_id(
         "deleted": True,
     }
     landed = db.execute("SELECT email, name FROM raw.users WHERE user_id = %s", (user_id,))
-    assert landed.fetchone() == {"email": f"deleted-{user_id}@deleted.invalid", "name": ""}
-    kept = db.execute("SELECT count(*) AS n FROM app.registrations WHERE user_id = %s", (user_id,))
-    assert kept.fetchone()["n"] == 1
+    landed_row = landed.fetchone()
+    db.execute("DELETE FROM raw.users WHERE user_id = %s", (user_id,))
+    assert landed_row == {"email": f"deleted-{user_id}@deleted.invalid", "name": ""}
+    kept = db.execute("SELECT status FROM app.registrations WHERE user_id = %s", (user_id,))
+    assert [row["status"] for row in kept.fetchall()] == ["cancelled"]
     # The e-mail is free again.
     again = await sign_up(client, "leaving-for-good@example.com")
     assert again["user"]["id"] != user_id
+
+
+async def test_a_deleted_account_gives_its_places_to_the_waitlist(
+    client: httpx.AsyncClient, db: psycopg.Connection
+) -> None:
+    event_id = make_event(db, capacity=1)
+    leaving = await sign_up(client, "seat-holder@example.com")
+    waiting = make_user(db)
+    await client.post(f"/api/v1/events/{event_id}/registrations", headers=auth(leaving))
+    queued = await client.post(f"/api/v1/events/{event_id}/registrations", headers=bearer(waiting))
+    assert queued.json()["status"] == "waitlisted"
+    await client.request(
+        "DELETE", "/api/v1/users/me", json={"password": PASSWORD}, headers=auth(leaving)
+    )
+    status = db.execute(
+        "SELECT status FROM app.registrations WHERE user_id = %s AND event_id = %s",
+        (waiting, event_id),
+    ).fetchone()["status"]
+    assert status == "confirmed"
 
 
 async def test_only_admins_delete_other_accounts(
@@ -137,3 +158,27 @@ async def test_a_refreshed_token_works_and_is_revoked_by_logout(client: httpx.As
     for body in (account, fresh):
         assert (await client.get("/api/v1/users/me", headers=auth(body))).status_code == 401
         assert (await client.post("/api/v1/auth/refresh", headers=auth(body))).status_code == 401
+
+
+async def test_a_later_landed_file_does_not_bring_a_deleted_account_back(
+    client: httpx.AsyncClient, db: psycopg.Connection
+) -> None:
+    from pipelines.ingest.assets import _PUBLISH_USERS
+
+    account = await sign_up(client, "erased@example.com")
+    user_id = account["user"]["id"]
+    await client.request(
+        "DELETE", "/api/v1/users/me", json={"password": PASSWORD}, headers=auth(account)
+    )
+    db.execute(
+        "INSERT INTO raw.users (user_id, email, name, role, created_at, updated_at, _source)"
+        " VALUES (%s, 'erased@example.com', 'Back Again', 'attendee', now(),"
+        " now() + interval '1 day', 'users/later.csv')"
+        " ON CONFLICT (user_id) DO UPDATE SET email = excluded.email, name = excluded.name,"
+        " updated_at = excluded.updated_at",
+        (user_id,),
+    )
+    db.execute(_PUBLISH_USERS)
+    row = db.execute("SELECT email, name FROM app.users WHERE id = %s", (user_id,)).fetchone()
+    db.execute("DELETE FROM raw.users WHERE user_id = %s", (user_id,))
+    assert row == {"email": f"deleted-{user_id}@deleted.invalid", "name": ""}
