@@ -15,6 +15,10 @@ prints nDCG@10 (binary relevance), hit@10 and the share of queries answering not
 and overall, and the latency (median and p99) of the labelled queries at ``--connections``
 concurrent connections. ``--code-dir`` serves another checkout (e.g. the commit before a change,
 extracted with ``git archive``) on the same database, so before and after are measured alike.
+Then, per checkout, ``--runs`` load runs on a newly started server (process caches cold):
+``--vus`` virtual users ask the labelled queries, each from its own offset, for ``--duration``
+seconds, then distinct autocomplete prefixes (1 to 4 letters of title words and cities); the
+median and p99 of each run, and the medians of the runs, with the load average at its start.
 
     python benchmarks/bench_search.py                                # medium, this checkout
     python benchmarks/bench_search.py --code-dir /tmp/search-before  # the same for another one
@@ -25,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import os
 import random
 import re
 import statistics
@@ -171,6 +176,53 @@ async def run_queries(port: int, queries: list[dict], connections: int) -> list[
         return await asyncio.gather(*(one(q) for q in queries))
 
 
+def percentile(seconds: list[float], share: float) -> float:
+    """The ``share`` quantile of ``seconds`` (nearest rank), in milliseconds."""
+    ordered = sorted(seconds)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
+
+
+async def timed_load(
+    port: int, path: str, params: list[dict], vus: int, duration: float
+) -> tuple[list[float], int]:
+    """``vus`` virtual users, each asking ``params`` in turn from its own offset (so that they
+    ask different things at once) for ``duration`` seconds; (seconds per answer, errors)."""
+    limits = httpx.Limits(max_connections=vus, max_keepalive_connections=vus)
+    timeout = httpx.Timeout(60.0)
+    seconds: list[float] = []
+    errors = 0
+    deadline = time.monotonic() + duration
+    async with httpx.AsyncClient(
+        base_url=f"http://{HOST}:{port}", limits=limits, timeout=timeout
+    ) as client:
+
+        async def user(start: int) -> None:
+            nonlocal errors
+            i = start
+            while time.monotonic() < deadline:
+                started = time.perf_counter()
+                response = await client.get(path, params=params[i % len(params)])
+                seconds.append(time.perf_counter() - started)
+                errors += response.status_code != 200
+                i += 1
+
+        await asyncio.gather(*(user(v * len(params) // vus) for v in range(vus)))
+    return seconds, errors
+
+
+def suggest_prefixes(upcoming: pl.DataFrame, count: int, seed: int) -> list[dict]:
+    """Distinct prefixes of 1 to 4 letters of the catalogue's title words and cities, as
+    autocomplete sees them while someone types."""
+    words = {
+        w.lower()
+        for text in [*upcoming["title"].to_list(), *upcoming["city"].drop_nulls().to_list()]
+        for w in _WORD.findall(text)
+    }
+    prefixes = sorted({w[:n] for w in words for n in range(1, 5)})
+    random.Random(seed).shuffle(prefixes)
+    return [{"q": p, "limit": 5} for p in prefixes[:count]]
+
+
 def report(queries: list[dict], answers: list[tuple]) -> None:
     rows = [
         {
@@ -206,6 +258,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--code-dir", type=Path, action="append", help="checkout(s) to serve")
+    parser.add_argument("--vus", type=int, default=200, help="virtual users of the load runs")
+    parser.add_argument("--duration", type=float, default=20, help="seconds per load run (0: skip)")
+    parser.add_argument("--runs", type=int, default=3, help="load runs per checkout (medians)")
     args = parser.parse_args(argv)
     code_dirs = args.code_dir or [REPO_ROOT]
     with private_database(None) as url:
@@ -227,13 +282,52 @@ def main(argv: list[str] | None = None) -> int:
                 stop_server(server)
             print(f"\n### {code_dir}\n")
             report(queries, answers)
-            latencies = sorted(seconds for _, seconds in answers)
-            p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
+            latencies = [seconds for _, seconds in answers]
             print(
                 f"\nlatency at {args.connections} connections: median "
-                f"{statistics.median(latencies) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms"
+                f"{statistics.median(latencies) * 1000:.1f} ms, "
+                f"p99 {percentile(latencies, 0.99):.1f} ms"
             )
+        if args.duration > 0:
+            searches = [{"q": q["q"], "limit": K} for q in queries]
+            prefixes = suggest_prefixes(upcoming, 2_000, args.seed)
+            for code_dir in code_dirs:
+                load_runs(code_dir, searches, prefixes, args.vus, args.duration, args.runs)
     return 0
+
+
+def load_runs(
+    code_dir: Path, searches: list[dict], prefixes: list[dict], vus: int, duration: float, runs: int
+) -> None:
+    """Search and autocomplete at ``vus`` virtual users, ``runs`` times, each on a newly started
+    server (its process caches cold); prints each run and the medians of the runs."""
+    rows = []
+    for run in range(runs):
+        port = free_port()
+        server = start_server(port, 2, access_log=False, code_dir=code_dir.resolve())
+        try:
+            asyncio.run(wait_ready(port))
+            row = {"load": os.getloadavg()[0]}
+            for name, path, params in (
+                ("search", "/api/v1/search/events", searches),
+                ("suggest", "/api/v1/search/suggest", prefixes),
+            ):
+                seconds, errors = asyncio.run(timed_load(port, path, params, vus, duration))
+                row |= {
+                    f"{name}_n": len(seconds),
+                    f"{name}_errors": errors,
+                    f"{name}_median": percentile(seconds, 0.5),
+                    f"{name}_p99": percentile(seconds, 0.99),
+                }
+        finally:
+            stop_server(server)
+        rows.append(row)
+        print(f"{code_dir} run {run + 1}: " + ", ".join(f"{k} {v:.1f}" for k, v in row.items()))
+    medians = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
+    print(
+        f"\n{code_dir} at {vus} VUs, medians of {runs} runs of {duration:.0f} s: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in medians.items())
+    )
 
 
 if __name__ == "__main__":
