@@ -178,20 +178,27 @@ class Keyset:
     """An order a list can be paged through by cursor (see :mod:`serving.cursors`).
 
     Each column is (SQL expression, item key, SQL type, descending); the last must be unique.
+    ``nulls_last_first``: the first column is ascending with nulls after every value (prices).
     Item keys starting with ``_`` are read for the cursor and left out of the page.
     """
 
     name: str
     columns: tuple[tuple[str, str, str, bool], ...]
+    nulls_last_first: bool = False
 
     def after(self) -> str:
         """The condition "after the cursor's item" over ``%(after_<i>)s`` parameters."""
-        terms = []
-        for i, (expression, _, sql_type, descending) in enumerate(self.columns):
-            same = [f"{e} = %(after_{j})s::{t}" for j, (e, _, t, _) in enumerate(self.columns[:i])]
-            beyond = f"{expression} {'<' if descending else '>'} %(after_{i})s::{sql_type}"
-            terms.append("(" + " AND ".join([*same, beyond]) + ")")
-        return "(" + " OR ".join(terms) + ")"
+        if not self.nulls_last_first:
+            return _lexicographically_after(self.columns, 0)
+        # A position among the valued rows also takes every null one; a position among the
+        # null ones only the null ones after it.
+        first, _, sql_type, _ = self.columns[0]
+        rest = _lexicographically_after(self.columns[1:], 1)
+        every = _lexicographically_after(self.columns, 0)
+        return (
+            f"(CASE WHEN %(after_0)s::{sql_type} IS NULL THEN {first} IS NULL AND {rest}"
+            f" ELSE {first} IS NULL OR {every} END)"
+        )
 
     def key_of(self, item: dict[str, Any]) -> list[Any]:
         values = [item[key] for _, key, _, _ in self.columns]
@@ -200,10 +207,47 @@ class Keyset:
     def types(self) -> list[type]:
         return [_KEY_TYPES[sql_type] for _, _, sql_type, _ in self.columns]
 
+    def resume(self, cursor: str | None, page: Paging) -> tuple[str, dict[str, Any]]:
+        """The condition resuming after ``cursor`` (``TRUE`` without one) and its parameters;
+        a 422 for a cursor this order did not hand out, or a cursor with an offset."""
+        if cursor is None:
+            return "TRUE", {}
+        if page.offset:
+            raise ApiError(422, "validation_error", "pass either cursor or offset, not both")
+        key = decode_cursor(cursor, self.name, self.types())
+        return self.after(), {f"after_{i}": value for i, value in enumerate(key)}
 
-_KEY_TYPES: dict[str, type] = {"timestamptz": datetime, "bigint": int, "uuid": str}
+    def page(self, items: list[dict[str, Any]], total: int, page: Paging) -> dict[str, Any]:
+        """The page of ``items`` (read with one more than ``page.limit``) with its cursor."""
+        more = len(items) > page.limit
+        shown = items[: page.limit]
+        last = encode_cursor(self.name, self.key_of(shown[-1])) if more else None
+        return {
+            "items": [_public(item) for item in shown],
+            "total": total,
+            "limit": page.limit,
+            "offset": page.offset,
+            "next_cursor": last,
+        }
 
-# Where a keyset list's SQL takes the cursor's condition: ``WHERE ... AND /*after*/ TRUE``.
+
+def _lexicographically_after(columns: tuple[tuple[str, str, str, bool], ...], start: int) -> str:
+    terms = []
+    for i, (expression, _, sql_type, descending) in enumerate(columns):
+        same = [f"{e} = %(after_{start + j})s::{t}" for j, (e, _, t, _) in enumerate(columns[:i])]
+        beyond = f"{expression} {'<' if descending else '>'} %(after_{start + i})s::{sql_type}"
+        terms.append("(" + " AND ".join([*same, beyond]) + ")")
+    return "(" + " OR ".join(terms) + ")"
+
+
+_KEY_TYPES: dict[str, type] = {
+    "timestamptz": datetime,
+    "bigint": int,
+    "uuid": str,
+    "numeric": float,
+}
+
+# Where a keyset list's SQL takes the cursor's condition: ``WHERE /*after*/ ...``.
 AFTER_MARK = "/*after*/"
 
 
@@ -223,26 +267,17 @@ async def fetch_page(
     """
     params = {**params, "limit": page.limit + (keyset is not None), "offset": page.offset}
     if keyset is not None:
-        condition = "TRUE"
-        if cursor is not None:
-            if page.offset:
-                raise ApiError(422, "validation_error", "pass either cursor or offset, not both")
-            key = decode_cursor(cursor, keyset.name, keyset.types())
-            params.update({f"after_{i}": value for i, value in enumerate(key)})
-            condition = keyset.after()
+        condition, after = keyset.resume(cursor, page)
+        params.update(after)
         items_sql = items_sql.replace(AFTER_MARK, f"{condition} AND")
     async with conn.pipeline():
         items_cur = await conn.execute(items_sql, params)
         count_cur = await conn.execute(count_sql, params)
     items = await items_cur.fetchall()
     total = (await count_cur.fetchone())["total"]
-    result = {"items": items, "total": total, "limit": page.limit, "offset": page.offset}
     if keyset is not None:
-        more = len(items) > page.limit
-        items = items[: page.limit]
-        last = encode_cursor(keyset.name, keyset.key_of(items[-1])) if more else None
-        result.update(items=[_public(item) for item in items], next_cursor=last)
-    return result
+        return keyset.page(items, total, page)
+    return {"items": items, "total": total, "limit": page.limit, "offset": page.offset}
 
 
 def _public(item: dict[str, Any]) -> dict[str, Any]:

@@ -6,41 +6,26 @@ the same for every caller and come from the worker's micro-cache (:mod:`serving.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, NamedTuple
 
 from starlette.requests import Request
 
 from core.contracts import CURATION_LISTED
 from serving.cache import cache_key, response_cache
-from serving.common import EVENT_COLUMNS, CursorPageInfo, EventOut, Paging, respond
-from serving.cursors import decode_cursor, encode_cursor
+from serving.common import EVENT_COLUMNS, CursorPageInfo, EventOut, Keyset, Paging, respond
 from serving.db import connection
-from serving.errors import ApiError
 
 LIST_EVENTS_SQL = """
     SELECT {columns} FROM app.events e WHERE {where}
     ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s"""
 COUNT_EVENTS_SQL = "SELECT count(*) AS total FROM app.events e WHERE {where}"
 LIST_ORDER = {"date": "e.starts_at, e.id", "price": "e.price NULLS LAST, e.starts_at, e.id"}
-# Where a cursor resumes each order: after the last item's sort key. Prices sort nulls last,
-# so a position among priced events also takes every unpriced one, and a position among the
-# unpriced ones only the unpriced after it.
-AFTER_CURSOR = {
-    "date": "(e.starts_at, e.id) > (%(after_start)s, %(after_id)s)",
-    "price": """(CASE WHEN %(after_price)s::numeric IS NULL
-                      THEN e.price IS NULL AND (e.starts_at, e.id) > (%(after_start)s, %(after_id)s)
-                      ELSE e.price IS NULL
-                           OR (e.price, e.starts_at, e.id)
-                              > (%(after_price)s::numeric, %(after_start)s, %(after_id)s) END)""",
+# The same orders, for cursors: where a page resumes after the last item's sort key.
+_BY_START = (("e.starts_at", "starts_at", "timestamptz", False), ("e.id", "id", "bigint", False))
+CURSOR_ORDER = {
+    "date": Keyset("date", _BY_START),
+    "price": Keyset("price", (("e.price", "price", "numeric", False), *_BY_START), True),
 }
-CURSOR_KEY_TYPES = {"date": (datetime, int), "price": (float, datetime, int)}
-
-
-def _cursor_key(sort: str, event: dict[str, Any]) -> list[Any]:
-    if sort == "price":
-        return [event["price"], event["starts_at"], event["id"]]
-    return [event["starts_at"], event["id"]]
 
 
 class EventPage(CursorPageInfo):
@@ -80,18 +65,13 @@ async def render_event_page(
 ) -> bytes:
     """One page of events as JSON; public pages come from the worker's micro-cache."""
     condition, params = event_list_condition(filters)
-    page_condition = condition
-    if cursor is not None:
-        if paging.offset:
-            raise ApiError(422, "validation_error", "pass either cursor or offset, not both")
-        key = decode_cursor(cursor, sort, CURSOR_KEY_TYPES[sort])
-        names = ["after_price", "after_start", "after_id"][-len(key) :]
-        params.update(zip(names, key, strict=True))
-        page_condition = f"{condition} AND {AFTER_CURSOR[sort]}"
+    order = CURSOR_ORDER[sort]
+    # Checked before the cache: a cursor that is not this order's is the caller's 422.
+    after, after_params = order.resume(cursor, paging)
     # One more than the page: whether a next page exists, without a second query.
-    params.update(limit=paging.limit + 1, offset=paging.offset)
+    params.update(after_params, limit=paging.limit + 1, offset=paging.offset)
     items_sql = LIST_EVENTS_SQL.format(
-        columns=EVENT_COLUMNS, where=page_condition, order=LIST_ORDER[sort]
+        columns=EVENT_COLUMNS, where=f"{condition} AND {after}", order=LIST_ORDER[sort]
     )
     count_sql = COUNT_EVENTS_SQL.format(where=condition)
 
@@ -101,16 +81,7 @@ async def render_event_page(
             count_cur = await conn.execute(count_sql, params)
             items = await items_cur.fetchall()
             total = (await count_cur.fetchone())["total"]  # type: ignore[index]
-        more = len(items) > paging.limit
-        items = items[: paging.limit]
-        page = {
-            "items": items,
-            "total": total,
-            "limit": paging.limit,
-            "offset": paging.offset,
-            "next_cursor": encode_cursor(sort, _cursor_key(sort, items[-1])) if more else None,
-        }
-        return bytes(respond(page).body)
+        return bytes(respond(order.page(items, total, paging)).body)
 
     if filters.status == "draft":
         return await render()
