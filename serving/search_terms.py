@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import combinations
+from math import comb
 
 MAX_WORDS = 10
 # Shorter words are matched as typed: a typo of two letters is another word. From four letters a
@@ -24,6 +26,9 @@ MIN_TYPO_LENGTH = 4
 TWO_TYPOS_LENGTH = 5
 # Words shorter than this are not prefixes of anything useful ("a*").
 MIN_PREFIX_LENGTH = 3
+# Stricter matches tried before any word: every word, then all but one word, while such a
+# level (an OR of ANDs) has at most this many terms; the text index's work grows with them.
+MAX_LEVEL_TERMS = 12
 
 _WORD = re.compile(r"[^\W_]+")
 _PHRASE = re.compile(r'"([^"]*)"')
@@ -90,7 +95,9 @@ class QueryTexts:
 
     ``groups``: one per word (the word, its prefix or a correction); ``exact``: the words as
     typed; ``title``: the groups restricted to titles; ``any``: what a match must have (one
-    group at least, every phrase, no excluded word), or None when nothing was asked.
+    group at least, every phrase, no excluded word), or None when nothing was asked;
+    ``levels``: stricter matches to try first (every word, then all but one, never fewer than
+    two, while they stay small queries), each with the phrases and exclusions of ``any``.
     ``corrected``: whether a word was matched through a correction only.
     """
 
@@ -98,6 +105,7 @@ class QueryTexts:
     exact: tuple[str, ...]
     title: tuple[str, ...]
     any: str | None
+    levels: tuple[str, ...]
     corrected: bool
 
 
@@ -106,16 +114,28 @@ def query_texts(terms: SearchTerms, corrections: Mapping[str, Sequence[str]]) ->
     groups = tuple(word_query(w, corrections.get(w, ())) for w in terms.words)
     title = tuple(word_query(w, corrections.get(w, ()), "A") for w in terms.words)
     exact = tuple(f"({w})" for w in terms.words)
-    required = [" <-> ".join(phrase) for phrase in terms.phrases]
-    parts = []
+    required = [f"({' <-> '.join(phrase)})" for phrase in terms.phrases]
+    rest = [*required, *(f"!{w}" for w in terms.excluded)]
+
+    def with_rest(words: str) -> str:
+        return " & ".join([words, *rest])
+
+    levels = tuple(
+        with_rest(
+            "(" + " | ".join("(" + " & ".join(c) + ")" for c in combinations(groups, k)) + ")"
+        )
+        for k in (len(groups), len(groups) - 1)
+        if k >= 2 and k * comb(len(groups), k) <= MAX_LEVEL_TERMS
+    )
     if groups:
-        parts.append("(" + " | ".join(groups) + ")")
-    parts += [f"({p})" for p in required]
-    parts += [f"!{w}" for w in terms.excluded]
+        any_text: str | None = with_rest("(" + " | ".join(groups) + ")")
+    else:
+        any_text = " & ".join(rest) if required else None
     return QueryTexts(
         groups=groups,
         exact=exact,
         title=title,
-        any=" & ".join(parts) if groups or required else None,
+        any=any_text,
+        levels=levels,
         corrected=any(corrections.get(w) for w in terms.words),
     )

@@ -3,9 +3,11 @@
 What the text asks for is parsed by :mod:`serving.search_terms`. A word matches as typed, as a
 prefix, or through the catalogue's words that look like it (``app.search_words``, pg_trgm
 similarity; "pyhton" finds "python"); no word is required, so an event matching more of them
-ranks higher. Then, in this order (after Meilisearch's ranking rules): the query as a phrase in
-the title, words matched as typed rather than corrected, words in the title rather than in tags,
-category, city or description, PostgreSQL's cover-density rank, and the start (soonest first).
+ranks higher, and a word in the title counts twice. Then, in this order (after Meilisearch's
+ranking rules): the title being the query, the query as a phrase in the title, words matched as
+typed rather than corrected, PostgreSQL's cover-density rank, the shorter title, and the start
+(soonest first). The matches are found once, through the text index, and feed both the facets
+and the page; only the best ``RELEVANCE_POOL`` of them by ``ts_rank`` get the full scores.
 Only published, upcoming events are searched unless the client asks otherwise; duplicates of
 another feed's listing are left out and low-quality listings come last (curation).
 
@@ -69,7 +71,7 @@ CORRECTIONS_SQL = """
 
 # The query's tsqueries, computed once per statement.
 QUERIES_CTE = """
-    q AS (
+    q AS MATERIALIZED (
         SELECT to_tsquery('english', %(any)s) AS any_q,
                array(SELECT to_tsquery('english', g) FROM unnest(%(groups)s::text[]) g) AS groups,
                array(SELECT to_tsquery('english', g) FROM unnest(%(exact)s::text[]) g) AS exact,
@@ -78,49 +80,45 @@ QUERIES_CTE = """
 MATCH = "e.search_document @@ q.any_q"
 
 # How well an event matches, column by column (see the module docstring for the order).
-SCORES = """
+TITLE_TEXT = "regexp_replace(lower(e.title), '[^[:alnum:]]+', ' ', 'g')"
+SCORES = f"""
     LATERAL (SELECT
         (SELECT count(*) FROM unnest(q.groups) t WHERE e.search_document @@ t) AS words,
-        (position(%(phrase)s IN regexp_replace(lower(e.title), '[^[:alnum:]]+', ' ', 'g')) > 0)::int
-            AS phrase,
-        (SELECT count(*) FROM unnest(q.exact) t WHERE e.search_document @@ t) AS exact_words,
         (SELECT count(*) FROM unnest(q.titles) t WHERE e.search_document @@ t) AS title_words,
+        (trim({TITLE_TEXT}) = %(phrase)s)::int AS title_equal,
+        (position(%(phrase)s IN {TITLE_TEXT}) > 0)::int AS phrase,
+        (SELECT count(*) FROM unnest(q.exact) t WHERE e.search_document @@ t) AS exact_words,
         ts_rank_cd(e.search_document, q.any_q, 32) AS rank
     ) s"""
-RELEVANCE = "(s.words * 1000 + s.phrase * 100 + s.exact_words * 10 + s.title_words + s.rank)"
-RELEVANCE_ORDER = (
-    "s.words DESC, s.phrase DESC, s.exact_words DESC, s.title_words DESC, s.rank DESC, "
-    "e.starts_at, e.id"
+RELEVANCE = (
+    "((s.words + s.title_words) * 1000 + s.title_equal * 200 + s.phrase * 100"
+    " + s.exact_words * 10 + s.rank)"
 )
+RELEVANCE_ORDER = (
+    "s.words + s.title_words DESC, s.title_equal DESC, s.phrase DESC, s.exact_words DESC, "
+    "s.rank DESC, char_length(e.title), e.starts_at, e.id"
+)
+# The first, cheap estimate of the above for every match: ``ts_rank`` sums each query word's
+# best weight in the document, a title word counting twice a word elsewhere.
+FIRST_RANK = "ts_rank('{0.5, 0.5, 0.5, 1.0}', e.search_document, q.any_q)"
 
 # Joined only when sorting by popularity: the global popularity the batch job published.
 POPULARITY_JOIN = """
     LEFT JOIN (SELECT p.event_id, max(p.score) AS score FROM serving.popular_events p
                WHERE p.scope = 'global' AND p.scope_value = '' GROUP BY p.event_id) pop
            ON pop.event_id = e.id"""
-ORDER_BY = {
-    "relevance": RELEVANCE_ORDER,
-    "date": "e.starts_at, e.id",
-    "distance": f"{DISTANCE_KM}, e.starts_at, e.id",
-    "popularity": "coalesce(pop.score, 0) DESC, e.starts_at, e.id",
-    "price": "e.price NULLS LAST, e.starts_at, e.id",
+# Each sort's order, over the matches (``m``, see SEARCH_SQL) and over the page's rows.
+FIRST_ORDER = {
+    "relevance": "m.first_rank DESC, m.title_length, m.starts_at, m.id",
+    "date": "m.starts_at, m.id",
+    "distance": "m.distance_km, m.starts_at, m.id",
+    "popularity": "m.popularity DESC, m.starts_at, m.id",
+    "price": "m.price NULLS LAST, m.starts_at, m.id",
 }
-
-# Two steps, so that the scores are computed for a few hundred rows, not every match: the
-# page's candidates in the sort's order (for relevance: the best ``RELEVANCE_POOL`` by cover
-# density, then ranked by the full scores), then their columns and scores. Low-quality listings
-# (curation) come after every other match, whatever the sort.
-RELEVANCE_POOL = 300
-FIRST_ORDER = {**ORDER_BY, "relevance": "ts_rank_cd(e.search_document, q.any_q, 32) DESC, e.id"}
-SEARCH_SQL = f"""
-    WITH {QUERIES_CTE}, page AS (
-        SELECT e.id FROM q, app.events e {{joins}}
-        WHERE {{match}} AND {{filters}}
-        ORDER BY {LOW_QUALITY}, {{first_order}} LIMIT %(pool)s OFFSET %(pool_offset)s
-    )
-    SELECT {EVENT_COLUMNS}, {{relevance}}::float8 AS relevance, {{distance}} AS distance_km
-    FROM q, page JOIN app.events e ON e.id = page.id {{joins}} {{scores}}
-    ORDER BY {LOW_QUALITY}, {{order}} LIMIT %(limit)s OFFSET %(offset)s"""
+ORDER_BY = {
+    **{sort: order.replace("m.", "page.") for sort, order in FIRST_ORDER.items()},
+    "relevance": RELEVANCE_ORDER,
+}
 
 # Start buckets, in UTC: the rest of today, this weekend (Saturday and Sunday of the current
 # week), the next 30 days.
@@ -138,14 +136,33 @@ PRICE_BANDS = {
 }
 FACETS = ("category", "city", "date", "price")
 
+# Relevance scores only a pool of the best matches by the first estimate (the scores re-check
+# each word against the document): the page's candidates, then their columns and scores.
+RELEVANCE_POOL = 100
 
-def _facets_sql(match_cte: str, match: str, base: str, facet_filters: dict[str, str]) -> str:
-    """Counts per facet value over the matches: each facet's counts respect every other
-    facet's filter but not its own; the ``total`` row respects them all."""
+
+def search_sql(
+    *,
+    base: str,
+    facet_filters: dict[str, str],
+    match: str,
+    sort: str,
+    with_scores: bool,
+    with_distance: bool,
+) -> str:
+    """One statement for a search: the matches (``m``: found once, through the text index)
+    feed both the facet counts and the page. Every row carries the facets as JSON (the first
+    column); with no hit on the page there is one row, of facets only.
+
+    Each facet's counts respect every other facet's filter but not its own; the ``total`` row
+    respects them all, and so does the page. Low-quality listings (curation) come after every
+    other match, whatever the sort.
+    """
 
     def others(facet: str) -> str:
         return " AND ".join(f"m.f_{f}" for f in FACETS if f != facet)
 
+    every_filter = " AND ".join(f"m.f_{f}" for f in FACETS)
     flags = ", ".join(f"({facet_filters.get(f, 'TRUE')}) AS f_{f}" for f in FACETS)
     buckets = ", ".join(f"({condition}) AS in_{name}" for name, condition in DATE_BUCKETS.items())
     band = " ".join(f"WHEN {condition} THEN '{name}'" for name, condition in PRICE_BANDS.items())
@@ -153,24 +170,44 @@ def _facets_sql(match_cte: str, match: str, base: str, facet_filters: dict[str, 
         f"SELECT 'date', '{name}', count(*) FILTER (WHERE {others('date')} AND m.in_{name}) FROM m"
         for name in DATE_BUCKETS
     )
+    first_rank = FIRST_RANK if with_scores else "0.0"
+    distance = DISTANCE_KM if with_distance else "NULL::float8"
+    popularity = "coalesce(pop.score, 0)" if sort == "popularity" else "0"
+    joins = POPULARITY_JOIN if sort == "popularity" else ""
+    relevance = RELEVANCE if with_scores else "0.0"
+    scores = ", " + SCORES if with_scores else ""
     return f"""
-        WITH {match_cte}, m AS (
-            SELECT e.category, e.city, CASE {band} END AS price_band, {buckets}, {flags}
-            FROM q, app.events e WHERE {match} AND {base}
+        WITH {QUERIES_CTE}, m AS MATERIALIZED (
+            SELECT e.id, e.starts_at, e.price, e.category, e.city,
+                   char_length(e.title) AS title_length, CASE {band} END AS price_band,
+                   {buckets}, {flags},
+                   {LOW_QUALITY} AS low_quality, {first_rank} AS first_rank,
+                   {distance} AS distance_km, {popularity} AS popularity
+            FROM q, app.events e {joins} WHERE {match} AND {base}
+        ), facets AS (
+            SELECT 'category' AS facet, m.category AS value,
+                   count(*) FILTER (WHERE {others("category")}) AS count
+            FROM m GROUP BY m.category
+            UNION ALL
+            SELECT 'city', m.city, count(*) FILTER (WHERE {others("city")}) FROM m GROUP BY m.city
+            UNION ALL {date_rows}
+            UNION ALL
+            SELECT 'price', m.price_band, count(*) FILTER (WHERE {others("price")})
+            FROM m GROUP BY m.price_band
+            UNION ALL
+            SELECT 'total', NULL, count(*) FILTER (WHERE {every_filter}) FROM m
+        ), page AS (
+            SELECT m.* FROM m WHERE {every_filter}
+            ORDER BY m.low_quality, {FIRST_ORDER[sort]} LIMIT %(pool)s OFFSET %(pool_offset)s
         )
-        SELECT 'category' AS facet, m.category AS value,
-               count(*) FILTER (WHERE {others("category")}) AS count
-        FROM m GROUP BY m.category
-        UNION ALL
-        SELECT 'city', m.city, count(*) FILTER (WHERE {others("city")})
-        FROM m GROUP BY m.city
-        UNION ALL {date_rows}
-        UNION ALL
-        SELECT 'price', m.price_band, count(*) FILTER (WHERE {others("price")})
-        FROM m GROUP BY m.price_band
-        UNION ALL
-        SELECT 'total', NULL, count(*) FILTER (WHERE {" AND ".join(f"m.f_{f}" for f in FACETS)})
-        FROM m"""
+        SELECT (SELECT json_agg(json_build_array(f.facet, f.value, f.count)) FROM facets f)
+                   AS facets,
+               hits.*
+        FROM (SELECT) one LEFT JOIN LATERAL (
+            SELECT {EVENT_COLUMNS}, {relevance}::float8 AS relevance, page.distance_km
+            FROM q, page JOIN app.events e ON e.id = page.id {scores}
+            ORDER BY page.low_quality, {ORDER_BY[sort]} LIMIT %(limit)s OFFSET %(offset)s
+        ) hits ON TRUE"""
 
 
 SearchSort = Literal["relevance", "date", "distance", "popularity", "price"]
@@ -225,9 +262,6 @@ class _Filters:
 
     def facet_filters(self) -> dict[str, str]:
         return {facet: " AND ".join(clauses) for facet, clauses in self.facets.items()}
-
-    def all(self) -> str:
-        return " AND ".join([*self.clauses, *(c for cs in self.facets.values() for c in cs)])
 
 
 async def _corrections(conn: Connection, terms: SearchTerms) -> dict[str, list[str]]:
@@ -348,6 +382,11 @@ async def search_events(
     return Response(body, media_type="application/json")
 
 
+def _total(rows: list[dict[str, Any]]) -> int:
+    """The ``total`` facet row of a search statement's answer."""
+    return next(count for facet, _, count in rows[0]["facets"] if facet == "total")
+
+
 async def _run_search(
     conn: Connection,
     terms: SearchTerms,
@@ -356,7 +395,7 @@ async def _run_search(
     sort: str,
     paging: Paging,
 ) -> dict[str, Any]:
-    """Corrections, facets (with the total), then the page itself."""
+    """Corrections, then the facets (with the total) and the page: one statement per level."""
     texts: QueryTexts | None = None
     if not terms.empty:
         texts = query_texts(terms, await _corrections(conn, terms))
@@ -370,48 +409,43 @@ async def _run_search(
         "limit": paging.limit,
         "offset": paging.offset,
     }
-    match = MATCH if texts else "TRUE"
-    cur = await conn.execute(
-        _facets_sql(QUERIES_CTE, match, filters.base(), filters.facet_filters()), params
+    if sort == "relevance":
+        params.update(pool=max(RELEVANCE_POOL, paging.offset + paging.limit), pool_offset=0)
+    else:
+        params.update(pool=paging.limit, pool_offset=paging.offset, offset=0)
+    sql = search_sql(
+        base=filters.base(),
+        facet_filters=filters.facet_filters(),
+        match=MATCH if texts else "TRUE",
+        sort=sort,
+        with_scores=texts is not None,
+        with_distance=with_distance,
     )
+    # The strictest match that fills a page under the filters: every word, then all but one,
+    # then any word. A few full matches are not drowned by thousands of partial ones, the
+    # facets count what was asked for, and every page of a search has the same matches.
+    for level in [*(texts.levels if texts else ()), params["any"]]:
+        cur = await conn.execute(sql, params | {"any": level})
+        rows = await cur.fetchall()
+        if _total(rows) >= paging.limit:
+            break
     facets: dict[str, list[dict[str, Any]]] = {facet: [] for facet in FACETS}
-    total = 0
-    for row in await cur.fetchall():
-        if row["facet"] == "total":
-            total = row["count"]
-        elif row["count"]:
-            facets[row["facet"]].append({"value": row["value"], "count": row["count"]})
+    for facet, value, count in rows[0]["facets"]:
+        if facet != "total" and count:
+            facets[facet].append({"value": value, "count": count})
     for facet in ("category", "city"):
         facets[facet].sort(key=lambda item: (-item["count"], item["value"] or ""))
     # Start buckets and price bands: every one, in their own order, zero counts included.
     for facet, names in (("date", DATE_BUCKETS), ("price", PRICE_BANDS)):
         counts = {item["value"]: item["count"] for item in facets[facet]}
         facets[facet] = [{"value": name, "count": counts.get(name, 0)} for name in names]
-    items: list[dict[str, Any]] = []
-    if total > paging.offset:
-        if sort == "relevance":
-            pool = max(RELEVANCE_POOL, paging.offset + paging.limit)
-            params.update(pool=pool, pool_offset=0)
-        else:
-            params.update(pool=paging.limit, pool_offset=paging.offset, offset=0)
-        cur = await conn.execute(
-            SEARCH_SQL.format(
-                relevance=RELEVANCE if texts else "0.0",
-                distance=DISTANCE_KM if with_distance else "NULL::float8",
-                joins=POPULARITY_JOIN if sort == "popularity" else "",
-                scores=", " + SCORES if texts else "",
-                match=match,
-                filters=filters.all(),
-                first_order=FIRST_ORDER[sort],
-                order=ORDER_BY[sort],
-            ),
-            params,
-        )
-        items = await cur.fetchall()
+    items = [
+        {k: v for k, v in row.items() if k != "facets"} for row in rows if row["id"] is not None
+    ]
     mode = "browse" if texts is None else ("fuzzy" if texts.corrected else "fulltext")
     return {
         "items": items,
-        "total": total,
+        "total": _total(rows),
         "limit": paging.limit,
         "offset": paging.offset,
         "mode": mode,

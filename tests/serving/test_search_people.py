@@ -170,3 +170,37 @@ async def test_autocomplete_refuses_or_escapes_odd_input(client, catalogue, q) -
         assert response.json() == {"events": [], "cities": [], "organizers": []}
     else:
         assert response.status_code == 422
+
+
+def _community_event(db: psycopg.Connection, title: str, hours: int) -> int:
+    return make_event(
+        db,
+        title=title,
+        category="community",
+        city="Leipzig",
+        price=5,
+        starts_at=NOW + timedelta(hours=hours),
+    )
+
+
+async def test_the_strictest_match_that_fills_a_page_decides_the_matches(client, db) -> None:
+    every_word = {_community_event(db, f"Quokka Lantern Parade {n}", 30 + n) for n in range(3)}
+    one_word = _community_event(db, "Quokka Picnic", 20)
+    strict = await _search(client, q="quokka lantern", limit=3)
+    assert (strict["total"], set(_ids(strict))) == (3, every_word)
+    assert {f["value"]: f["count"] for f in strict["facets"]["city"]} == {"Leipzig": 3}
+    # A page the full matches cannot fill takes the partial ones too, after them.
+    wide = await _search(client, q="quokka lantern", limit=4)
+    assert wide["total"] == 4
+    assert set(_ids(wide)[:3]) == every_word
+    assert _ids(wide)[3] == one_word
+    # Every page of a search has the same matches.
+    second = await _search(client, q="quokka lantern", limit=3, offset=3)
+    assert (second["total"], second["items"]) == (3, [])
+
+
+async def test_the_title_that_is_the_query_comes_first_then_shorter_titles(client, db) -> None:
+    longest = _community_event(db, "Wombat Choir Evening: Special Edition", 1)
+    shorter = _community_event(db, "Wombat Choir Evening", 2)
+    same = _community_event(db, "Wombat Choir", 100)
+    assert _ids(await _search(client, q="wombat choir")) == [same, shorter, longest]

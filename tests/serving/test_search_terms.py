@@ -45,3 +45,15 @@ def test_a_correction_makes_the_search_fuzzy_and_exclusions_apply() -> None:
     assert texts.exact == ("(pyhton)", "(meetup)")
     assert not query_texts(parse_search("python"), {}).corrected
     assert query_texts(parse_search("-online"), {}).any is None
+
+
+def test_stricter_levels_come_first_and_keep_phrases_and_exclusions() -> None:
+    texts = query_texts(parse_search("jazz night berlin -online"), {})
+    assert texts.levels == (
+        "(((jazz:*) & (night:*) & (berlin:*))) & !online",
+        "(((jazz:*) & (night:*)) | ((jazz:*) & (berlin:*)) | ((night:*) & (berlin:*))) & !online",
+    )
+    assert query_texts(parse_search("jazz night"), {}).levels == ("(((jazz:*) & (night:*)))",)
+    assert query_texts(parse_search("jazz"), {}).levels == ()
+    # Long queries keep the every-word level only: all-but-one would be a large query.
+    assert len(query_texts(parse_search("a1 b2 c3 d4 e5 f6"), {}).levels) == 1
