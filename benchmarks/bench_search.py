@@ -37,6 +37,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import polars as pl
@@ -46,6 +47,7 @@ sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 
 from bench_api import (  # noqa: E402
+    Connection,
     free_port,
     private_database,
     start_server,
@@ -183,31 +185,42 @@ def percentile(seconds: list[float], share: float) -> float:
 
 
 async def timed_load(
-    port: int, path: str, params: list[dict], vus: int, duration: float
+    port: int, path: str, params: list[dict], vus: int, duration: float, pause: float
 ) -> tuple[list[float], int]:
-    """``vus`` virtual users, each asking ``params`` in turn from its own offset (so that they
-    ask different things at once) for ``duration`` seconds; (seconds per answer, errors)."""
-    limits = httpx.Limits(max_connections=vus, max_keepalive_connections=vus)
-    timeout = httpx.Timeout(60.0)
+    """``vus`` virtual users, each on its own keep-alive connection, asking ``params`` in turn
+    from its own offset (so that they ask different things at once), ``pause`` seconds apart
+    (k6's VUs with ``sleep``, as in ``bench_api.py``), for ``duration`` seconds;
+    (seconds per answer, errors)."""
     seconds: list[float] = []
     errors = 0
     deadline = time.monotonic() + duration
-    async with httpx.AsyncClient(
-        base_url=f"http://{HOST}:{port}", limits=limits, timeout=timeout
-    ) as client:
+    paths = [f"{path}?{urlencode(p)}" for p in params]
 
-        async def user(start: int) -> None:
-            nonlocal errors
-            i = start
-            while time.monotonic() < deadline:
-                started = time.perf_counter()
-                response = await client.get(path, params=params[i % len(params)])
-                seconds.append(time.perf_counter() - started)
-                errors += response.status_code != 200
-                i += 1
+    async def user(n: int) -> None:
+        nonlocal errors
+        conn = Connection(port)
+        i = n * len(paths) // vus
+        await asyncio.sleep(random.Random(n).random() * max(pause, 0.1))  # not all at once
+        while time.monotonic() < deadline:
+            started = time.perf_counter()
+            status, _ = await conn.get(paths[i % len(paths)])
+            seconds.append(time.perf_counter() - started)
+            errors += status != 200
+            i += 1
+            await asyncio.sleep(pause)
+        await conn.close()
 
-        await asyncio.gather(*(user(v * len(params) // vus) for v in range(vus)))
+    await asyncio.gather(*(user(n) for n in range(vus)))
     return seconds, errors
+
+
+def load_queries(upcoming: pl.DataFrame, count: int, seed: int) -> list[dict]:
+    """``count`` distinct queries of the labelled kinds for the load runs, from another seed
+    than the quality queries, shuffled: none is asked twice, so no answer comes from a cache."""
+    queries = labelled_queries(upcoming, count, seed + 1)
+    texts = list(dict.fromkeys(q["q"] for q in queries))
+    random.Random(seed).shuffle(texts)
+    return [{"q": text, "limit": K} for text in texts[:count]]
 
 
 def suggest_prefixes(upcoming: pl.DataFrame, count: int, seed: int) -> list[dict]:
@@ -218,7 +231,7 @@ def suggest_prefixes(upcoming: pl.DataFrame, count: int, seed: int) -> list[dict
         for text in [*upcoming["title"].to_list(), *upcoming["city"].drop_nulls().to_list()]
         for w in _WORD.findall(text)
     }
-    prefixes = sorted({w[:n] for w in words for n in range(1, 5)})
+    prefixes = sorted({w[:n] for w in words for n in range(1, 9)})
     random.Random(seed).shuffle(prefixes)
     return [{"q": p, "limit": 5} for p in prefixes[:count]]
 
@@ -261,6 +274,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vus", type=int, default=200, help="virtual users of the load runs")
     parser.add_argument("--duration", type=float, default=20, help="seconds per load run (0: skip)")
     parser.add_argument("--runs", type=int, default=3, help="load runs per checkout (medians)")
+    parser.add_argument(
+        "--load-queries",
+        type=int,
+        default=6_000,
+        help="distinct queries and prefixes per load run (more than a run asks)",
+    )
+    parser.add_argument(
+        "--pause", type=float, default=1.0, help="seconds a virtual user waits between requests"
+    )
     args = parser.parse_args(argv)
     code_dirs = args.code_dir or [REPO_ROOT]
     with private_database(None) as url:
@@ -289,15 +311,23 @@ def main(argv: list[str] | None = None) -> int:
                 f"p99 {percentile(latencies, 0.99):.1f} ms"
             )
         if args.duration > 0:
-            searches = [{"q": q["q"], "limit": K} for q in queries]
-            prefixes = suggest_prefixes(upcoming, 2_000, args.seed)
+            searches = load_queries(upcoming, args.load_queries, args.seed)
+            prefixes = suggest_prefixes(upcoming, args.load_queries, args.seed)
             for code_dir in code_dirs:
-                load_runs(code_dir, searches, prefixes, args.vus, args.duration, args.runs)
+                load_runs(
+                    code_dir, searches, prefixes, args.vus, args.duration, args.runs, args.pause
+                )
     return 0
 
 
 def load_runs(
-    code_dir: Path, searches: list[dict], prefixes: list[dict], vus: int, duration: float, runs: int
+    code_dir: Path,
+    searches: list[dict],
+    prefixes: list[dict],
+    vus: int,
+    duration: float,
+    runs: int,
+    pause: float,
 ) -> None:
     """Search and autocomplete at ``vus`` virtual users, ``runs`` times, each on a newly started
     server (its process caches cold); prints each run and the medians of the runs."""
@@ -312,7 +342,7 @@ def load_runs(
                 ("search", "/api/v1/search/events", searches),
                 ("suggest", "/api/v1/search/suggest", prefixes),
             ):
-                seconds, errors = asyncio.run(timed_load(port, path, params, vus, duration))
+                seconds, errors = asyncio.run(timed_load(port, path, params, vus, duration, pause))
                 row |= {
                     f"{name}_n": len(seconds),
                     f"{name}_errors": errors,
