@@ -2,7 +2,9 @@
 
 People type words, not a query language: every word is looked for on its own and an event
 matching more of them ranks higher (no word is required), a word may be misspelt (it also
-matches the catalogue's words that look like it) or cut short (it matches as a prefix). Two
+matches the catalogue's words that look like it) or cut short (the last word typed, and any word
+the catalogue does not have, matches as a prefix; a whole catalogue word matches as itself,
+which keeps the text index's work small). Two
 operators are kept from web search: ``"a phrase"`` must appear as written, and ``-word`` right
 before a word leaves out events that have it. A dash between spaces ("Opening Night - Design
 Exhibition") is punctuation, not an exclusion.
@@ -14,7 +16,7 @@ query's syntax.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from math import comb
@@ -77,14 +79,19 @@ def needs_correction(word: str) -> bool:
     return len(word) >= MIN_TYPO_LENGTH and not word.isdigit()
 
 
-def word_query(word: str, corrections: Sequence[str] = (), weights: str = "") -> str:
-    """The ``tsquery`` text matching ``word`` (as a prefix when long enough) or any of its
-    ``corrections``; ``weights`` (e.g. ``"A"``) restricts it to those parts of the document."""
+def may_be_prefix(word: str) -> bool:
+    """Whether a word is long enough to match as the start of longer words."""
+    return len(word) >= MIN_PREFIX_LENGTH and not word.isdigit()
+
+
+def word_query(
+    word: str, corrections: Sequence[str] = (), weights: str = "", prefix: bool = True
+) -> str:
+    """The ``tsquery`` text matching ``word`` (as a prefix when ``prefix`` and long enough) or
+    any of its ``corrections``; ``weights`` (e.g. ``"A"``) restricts it to those parts of the
+    document."""
     tail = f":{weights}" if weights else ""
-    if len(word) >= MIN_PREFIX_LENGTH and not word.isdigit():
-        typed = f"{word}:*{weights}"
-    else:
-        typed = f"{word}{tail}"
+    typed = f"{word}:*{weights}" if prefix and may_be_prefix(word) else f"{word}{tail}"
     alternatives = [typed, *(f"{c}{tail}" for c in corrections if c != word)]
     return "(" + " | ".join(alternatives) + ")"
 
@@ -109,10 +116,19 @@ class QueryTexts:
     corrected: bool
 
 
-def query_texts(terms: SearchTerms, corrections: Mapping[str, Sequence[str]]) -> QueryTexts:
-    """The ``tsquery`` texts of ``terms``, each word widened by its ``corrections``."""
-    groups = tuple(word_query(w, corrections.get(w, ())) for w in terms.words)
-    title = tuple(word_query(w, corrections.get(w, ()), "A") for w in terms.words)
+def query_texts(
+    terms: SearchTerms,
+    corrections: Mapping[str, Sequence[str]],
+    known: Collection[str] = (),
+) -> QueryTexts:
+    """The ``tsquery`` texts of ``terms``, each word widened by its ``corrections``; a word in
+    ``known`` (the catalogue has it) matches as a prefix only when it is the last one typed."""
+    last = terms.words[-1] if terms.words else None
+    prefixes = {w: w == last or w not in known for w in terms.words}
+    groups = tuple(word_query(w, corrections.get(w, ()), prefix=prefixes[w]) for w in terms.words)
+    title = tuple(
+        word_query(w, corrections.get(w, ()), "A", prefix=prefixes[w]) for w in terms.words
+    )
     exact = tuple(f"({w})" for w in terms.words)
     required = [f"({' <-> '.join(phrase)})" for phrase in terms.phrases]
     rest = [*required, *(f"!{w}" for w in terms.excluded)]

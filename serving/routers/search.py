@@ -33,10 +33,11 @@ from serving.curation import LOW_QUALITY
 from serving.db import Connection, connection
 from serving.errors import ERROR_RESPONSES, ApiError
 from serving.search_terms import (
+    MIN_TYPO_LENGTH,
     TWO_TYPOS_LENGTH,
     QueryTexts,
     SearchTerms,
-    needs_correction,
+    may_be_prefix,
     parse_search,
     query_texts,
 )
@@ -51,13 +52,14 @@ DISTANCE_KM = """(12742.0 * asin(least(1.0, sqrt(
         + cos(radians(%(lat)s)) * cos(radians(e.lat))
           * power(sin(radians(e.lng - %(lng)s) / 2), 2)))))"""
 
-# Per query word the catalogue does not have: up to three of its words within the word's edit
-# budget, fewest edits first. Candidates share trigrams with the word or its first two letters
-# (trigrams alone miss swapped letters: "pyhton" and "python" share three of eleven).
+# Per query word: whether the catalogue has it, and if not (and it is long enough) up to three
+# of its words within the word's edit budget, fewest edits first. Candidates share trigrams with
+# the word or its first two letters (trigrams alone miss swapped letters: "pyhton" and "python"
+# share three of eleven).
 CORRECTIONS_SQL = """
-    SELECT q.word, array(
+    SELECT q.word, q.known, array(
                SELECT v.word FROM app.search_words v
-               WHERE NOT q.known
+               WHERE NOT q.known AND char_length(q.word) >= %(min_typo)s
                  AND (v.word %% q.word
                       OR (left(v.word, 2) = left(q.word, 2)
                           AND char_length(v.word)
@@ -80,13 +82,12 @@ QUERIES_CTE = """
 MATCH = "e.search_document @@ q.any_q"
 
 # How well an event matches, column by column (see the module docstring for the order).
-TITLE_TEXT = "regexp_replace(lower(e.title), '[^[:alnum:]]+', ' ', 'g')"
-SCORES = f"""
+SCORES = """
     LATERAL (SELECT
         (SELECT count(*) FROM unnest(q.groups) t WHERE e.search_document @@ t) AS words,
         (SELECT count(*) FROM unnest(q.titles) t WHERE e.search_document @@ t) AS title_words,
-        (trim({TITLE_TEXT}) = %(phrase)s)::int AS title_equal,
-        (position(%(phrase)s IN {TITLE_TEXT}) > 0)::int AS phrase,
+        (e.title_key = %(phrase)s)::int AS title_equal,
+        (position(%(phrase)s IN e.title_key) > 0)::int AS phrase,
         (SELECT count(*) FROM unnest(q.exact) t WHERE e.search_document @@ t) AS exact_words,
         ts_rank_cd(e.search_document, q.any_q, 32) AS rank
     ) s"""
@@ -98,9 +99,10 @@ RELEVANCE_ORDER = (
     "s.words + s.title_words DESC, s.title_equal DESC, s.phrase DESC, s.exact_words DESC, "
     "s.rank DESC, char_length(e.title), e.starts_at, e.id"
 )
-# The first, cheap estimate of the above for every match: ``ts_rank`` sums each query word's
-# best weight in the document, a title word counting twice a word elsewhere.
-FIRST_RANK = "ts_rank('{0.5, 0.5, 0.5, 1.0}', e.search_document, q.any_q)"
+# The first, cheap estimate of the above for every match: the title being the query, then
+# ``ts_rank``, which sums each query word's weights in the document (PostgreSQL's defaults:
+# title 1, tags, category and city 0.4, description 0.2).
+FIRST_RANK = "ts_rank(e.search_document, q.any_q)"
 
 # Joined only when sorting by popularity: the global popularity the batch job published.
 POPULARITY_JOIN = """
@@ -109,7 +111,7 @@ POPULARITY_JOIN = """
            ON pop.event_id = e.id"""
 # Each sort's order, over the matches (``m``, see SEARCH_SQL) and over the page's rows.
 FIRST_ORDER = {
-    "relevance": "m.first_rank DESC, m.title_length, m.starts_at, m.id",
+    "relevance": "m.title_equal DESC, m.first_rank DESC, m.title_length, m.starts_at, m.id",
     "date": "m.starts_at, m.id",
     "distance": "m.distance_km, m.starts_at, m.id",
     "popularity": "m.popularity DESC, m.starts_at, m.id",
@@ -138,7 +140,7 @@ FACETS = ("category", "city", "date", "price")
 
 # Relevance scores only a pool of the best matches by the first estimate (the scores re-check
 # each word against the document): the page's candidates, then their columns and scores.
-RELEVANCE_POOL = 100
+RELEVANCE_POOL = 30
 
 
 def search_sql(
@@ -182,6 +184,7 @@ def search_sql(
                    char_length(e.title) AS title_length, CASE {band} END AS price_band,
                    {buckets}, {flags},
                    {LOW_QUALITY} AS low_quality, {first_rank} AS first_rank,
+                   e.title_key = %(phrase)s AS title_equal,
                    {distance} AS distance_km, {popularity} AS popularity
             FROM q, app.events e {joins} WHERE {match} AND {base}
         ), facets AS (
@@ -264,13 +267,21 @@ class _Filters:
         return {facet: " AND ".join(clauses) for facet, clauses in self.facets.items()}
 
 
-async def _corrections(conn: Connection, terms: SearchTerms) -> dict[str, list[str]]:
-    """Catalogue words that look like each query word the catalogue does not have."""
-    words = [w for w in terms.words if needs_correction(w)]
+async def _corrections(
+    conn: Connection, terms: SearchTerms
+) -> tuple[dict[str, list[str]], set[str]]:
+    """Catalogue words that look like each query word the catalogue does not have, and the
+    query words it has."""
+    words = [w for w in terms.words if may_be_prefix(w)]
     if not words:
-        return {}
-    cur = await conn.execute(CORRECTIONS_SQL, {"words": words, "two_edits": TWO_TYPOS_LENGTH})
-    return {row["word"]: row["corrections"] for row in await cur.fetchall() if row["corrections"]}
+        return {}, set()
+    cur = await conn.execute(
+        CORRECTIONS_SQL,
+        {"words": words, "two_edits": TWO_TYPOS_LENGTH, "min_typo": MIN_TYPO_LENGTH},
+    )
+    rows = await cur.fetchall()
+    corrections = {row["word"]: row["corrections"] for row in rows if row["corrections"]}
+    return corrections, {row["word"] for row in rows if row["known"]}
 
 
 async def _home(request: Request, conn: Connection) -> tuple[float, float] | None:
@@ -398,7 +409,7 @@ async def _run_search(
     """Corrections, then the facets (with the total) and the page: one statement per level."""
     texts: QueryTexts | None = None
     if not terms.empty:
-        texts = query_texts(terms, await _corrections(conn, terms))
+        texts = query_texts(terms, *await _corrections(conn, terms))
     params = {
         **filters.params,
         "any": texts.any if texts else "",
@@ -421,13 +432,14 @@ async def _run_search(
         with_scores=texts is not None,
         with_distance=with_distance,
     )
-    # The strictest match that fills a page under the filters: every word, then all but one,
-    # then any word. A few full matches are not drowned by thousands of partial ones, the
-    # facets count what was asked for, and every page of a search has the same matches.
+    # The strictest match that finds anything under the filters: every word, then all but one,
+    # then any word. Full matches are not drowned by thousands of partial ones, the facets count
+    # what was asked for, every page of a search has the same matches, and only a query that
+    # nothing matches in full pays for the wider (costlier) levels.
     for level in [*(texts.levels if texts else ()), params["any"]]:
         cur = await conn.execute(sql, params | {"any": level})
         rows = await cur.fetchall()
-        if _total(rows) >= paging.limit:
+        if _total(rows):
             break
     facets: dict[str, list[dict[str, Any]]] = {facet: [] for facet in FACETS}
     for facet, value, count in rows[0]["facets"]:
