@@ -16,9 +16,12 @@ and overall, and the latency (median and p99) of the labelled queries at ``--con
 concurrent connections. ``--code-dir`` serves another checkout (e.g. the commit before a change,
 extracted with ``git archive``) on the same database, so before and after are measured alike.
 Then, per checkout, ``--runs`` load runs on a newly started server (process caches cold):
-``--vus`` virtual users ask the labelled queries, each from its own offset, for ``--duration``
-seconds, then distinct autocomplete prefixes (1 to 4 letters of title words and cities); the
-median and p99 of each run, and the medians of the runs, with the load average at its start.
+``--vus`` virtual users ask distinct queries of the same kinds (from another seed than the
+quality queries), each from its own offset, for ``--duration`` seconds, no query twice,
+waiting ``--pause`` seconds between answers (k6's VUs, as in ``bench_api.py``); then distinct
+autocomplete prefixes (1 to 8 letters of title words and cities); before both, the same load
+on the app's trivial endpoint (the machine's own floor). The median and p99 of each run, and
+the medians of the runs, with the load average at its start.
 
     python benchmarks/bench_search.py                                # medium, this checkout
     python benchmarks/bench_search.py --code-dir /tmp/search-before  # the same for another one
@@ -224,7 +227,7 @@ def load_queries(upcoming: pl.DataFrame, count: int, seed: int) -> list[dict]:
 
 
 def suggest_prefixes(upcoming: pl.DataFrame, count: int, seed: int) -> list[dict]:
-    """Distinct prefixes of 1 to 4 letters of the catalogue's title words and cities, as
+    """Distinct prefixes of 1 to 8 letters of the catalogue's title words and cities, as
     autocomplete sees them while someone types."""
     words = {
         w.lower()
@@ -339,6 +342,7 @@ def load_runs(
             asyncio.run(wait_ready(port))
             row = {"load": os.getloadavg()[0]}
             for name, path, params in (
+                ("trivial", "/api/v1/ping", [{}]),
                 ("search", "/api/v1/search/events", searches),
                 ("suggest", "/api/v1/search/suggest", prefixes),
             ):
