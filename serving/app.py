@@ -52,6 +52,7 @@ from serving.routers import (
     series,
     users,
 )
+from serving.search_vocabulary import KnownWords
 from serving.security import bearer_token, secret_problems
 from serving.throttle import LoginThrottle, parse_networks
 
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The worker's caches, side by side: public listings, recommendation answers, rendered
     # events, accounts (the last three kept honest by the change listener).
     app.state.response_cache = ResponseCache(ttl=2.0)
+    app.state.known_search_words = KnownWords()
     app.state.recommendation_answers = AnswerCache(ttl=settings.recommendation_answers_ttl_seconds)
     app.state.event_fragments = EventFragments()
     app.state.accounts = AccountCache()

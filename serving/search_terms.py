@@ -2,9 +2,9 @@
 
 People type words, not a query language: every word is looked for on its own and an event
 matching more of them ranks higher (no word is required), a word may be misspelt (it also
-matches the catalogue's words that look like it) or cut short (the last word typed, and any word
-the catalogue does not have, matches as a prefix; a whole catalogue word matches as itself,
-which keeps the text index's work small). Two
+matches the catalogue's words that look like it) or cut short (a word the catalogue does not
+have matches as a prefix too; a catalogue word matches as itself, which keeps the text index's
+work small; as-you-type prefixes are the autocomplete's job). Two
 operators are kept from web search: ``"a phrase"`` must appear as written, and ``-word`` right
 before a word leaves out events that have it. A dash between spaces ("Opening Night - Design
 Exhibition") is punctuation, not an exclusion.
@@ -122,9 +122,8 @@ def query_texts(
     known: Collection[str] = (),
 ) -> QueryTexts:
     """The ``tsquery`` texts of ``terms``, each word widened by its ``corrections``; a word in
-    ``known`` (the catalogue has it) matches as a prefix only when it is the last one typed."""
-    last = terms.words[-1] if terms.words else None
-    prefixes = {w: w == last or w not in known for w in terms.words}
+    ``known`` (the catalogue has it) does not match as a prefix."""
+    prefixes = {w: w not in known for w in terms.words}
     groups = tuple(word_query(w, corrections.get(w, ()), prefix=prefixes[w]) for w in terms.words)
     title = tuple(
         word_query(w, corrections.get(w, ()), "A", prefix=prefixes[w]) for w in terms.words

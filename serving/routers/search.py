@@ -41,6 +41,7 @@ from serving.search_terms import (
     parse_search,
     query_texts,
 )
+from serving.search_vocabulary import KnownWords
 from serving.security import authenticate
 from serving.text import StorableStr
 
@@ -54,13 +55,14 @@ DISTANCE_KM = """(12742.0 * asin(least(1.0, sqrt(
 
 # Per query word: whether the catalogue has it, and if not (and it is long enough) up to three
 # of its words within the word's edit budget, fewest edits first. Candidates share trigrams with
-# the word or its first two letters (trigrams alone miss swapped letters: "pyhton" and "python"
-# share three of eleven).
+# the word, or its first two letters, or all its letters (trigrams alone miss swapped letters:
+# "pyhton" and "python" share three of eleven, "oepra" and "opera" not their first two letters).
 CORRECTIONS_SQL = """
     SELECT q.word, q.known, array(
                SELECT v.word FROM app.search_words v
                WHERE NOT q.known AND char_length(q.word) >= %(min_typo)s
                  AND (v.word %% q.word
+                      OR v.letters = app.sorted_letters(q.word)
                       OR (left(v.word, 2) = left(q.word, 2)
                           AND char_length(v.word)
                               BETWEEN char_length(q.word) - 2 AND char_length(q.word) + 2))
@@ -168,10 +170,11 @@ def search_sql(
     flags = ", ".join(f"({facet_filters.get(f, 'TRUE')}) AS f_{f}" for f in FACETS)
     buckets = ", ".join(f"({condition}) AS in_{name}" for name, condition in DATE_BUCKETS.items())
     band = " ".join(f"WHEN {condition} THEN '{name}'" for name, condition in PRICE_BANDS.items())
-    date_rows = " UNION ALL ".join(
-        f"SELECT 'date', '{name}', count(*) FILTER (WHERE {others('date')} AND m.in_{name}) FROM m"
+    date_counts = ", ".join(
+        f"count(*) FILTER (WHERE {others('date')} AND m.in_{name}) AS in_{name}"
         for name in DATE_BUCKETS
     )
+    date_rows = ", ".join(f"('{name}', g.in_{name})" for name in DATE_BUCKETS)
     first_rank = FIRST_RANK if with_scores else "0.0"
     distance = DISTANCE_KM if with_distance else "NULL::float8"
     popularity = "coalesce(pop.score, 0)" if sort == "popularity" else "0"
@@ -187,18 +190,25 @@ def search_sql(
                    e.title_key = %(phrase)s AS title_equal,
                    {distance} AS distance_km, {popularity} AS popularity
             FROM q, app.events e {joins} WHERE {match} AND {base}
+        ), g AS (
+            -- Every facet's counts in one pass over the matches: GROUPING() tells the sets
+            -- apart (3: by category, 5: by city, 6: by price band, 7: all the matches).
+            SELECT GROUPING(m.category, m.city, m.price_band) AS grouped,
+                   m.category, m.city, m.price_band,
+                   count(*) FILTER (WHERE {others("category")}) AS by_category,
+                   count(*) FILTER (WHERE {others("city")}) AS by_city,
+                   count(*) FILTER (WHERE {others("price")}) AS by_price,
+                   count(*) FILTER (WHERE {every_filter}) AS total, {date_counts}
+            FROM m GROUP BY GROUPING SETS ((m.category), (m.city), (m.price_band), ())
         ), facets AS (
-            SELECT 'category' AS facet, m.category AS value,
-                   count(*) FILTER (WHERE {others("category")}) AS count
-            FROM m GROUP BY m.category
+            SELECT 'category' AS facet, g.category AS value, g.by_category AS count
+            FROM g WHERE g.grouped = 3
+            UNION ALL SELECT 'city', g.city, g.by_city FROM g WHERE g.grouped = 5
+            UNION ALL SELECT 'price', g.price_band, g.by_price FROM g WHERE g.grouped = 6
+            UNION ALL SELECT 'total', NULL, g.total FROM g WHERE g.grouped = 7
             UNION ALL
-            SELECT 'city', m.city, count(*) FILTER (WHERE {others("city")}) FROM m GROUP BY m.city
-            UNION ALL {date_rows}
-            UNION ALL
-            SELECT 'price', m.price_band, count(*) FILTER (WHERE {others("price")})
-            FROM m GROUP BY m.price_band
-            UNION ALL
-            SELECT 'total', NULL, count(*) FILTER (WHERE {every_filter}) FROM m
+            SELECT 'date', d.name, d.count
+            FROM g, LATERAL (VALUES {date_rows}) d (name, count) WHERE g.grouped = 7
         ), page AS (
             SELECT m.* FROM m WHERE {every_filter}
             ORDER BY m.low_quality, {FIRST_ORDER[sort]} LIMIT %(pool)s OFFSET %(pool_offset)s
@@ -268,20 +278,25 @@ class _Filters:
 
 
 async def _corrections(
-    conn: Connection, terms: SearchTerms
+    request: Request, conn: Connection, terms: SearchTerms
 ) -> tuple[dict[str, list[str]], set[str]]:
     """Catalogue words that look like each query word the catalogue does not have, and the
-    query words it has."""
+    query words it has; only the words not already known to be there are asked about."""
+    known_words: KnownWords = request.app.state.known_search_words
     words = [w for w in terms.words if may_be_prefix(w)]
-    if not words:
-        return {}, set()
+    asked = known_words.unknown(words)
+    known = set(words) - set(asked)
+    if not asked:
+        return {}, known
     cur = await conn.execute(
         CORRECTIONS_SQL,
-        {"words": words, "two_edits": TWO_TYPOS_LENGTH, "min_typo": MIN_TYPO_LENGTH},
+        {"words": asked, "two_edits": TWO_TYPOS_LENGTH, "min_typo": MIN_TYPO_LENGTH},
     )
     rows = await cur.fetchall()
+    found = {row["word"] for row in rows if row["known"]}
+    known_words.remember(found)
     corrections = {row["word"]: row["corrections"] for row in rows if row["corrections"]}
-    return corrections, {row["word"] for row in rows if row["known"]}
+    return corrections, known | found
 
 
 async def _home(request: Request, conn: Connection) -> tuple[float, float] | None:
@@ -386,7 +401,7 @@ async def search_events(
 
     async def render() -> bytes:
         async with connection(request) as conn:
-            page = await _run_search(conn, terms, filters, point is not None, sort, paging)
+            page = await _run_search(request, conn, terms, filters, point is not None, sort, paging)
         return bytes(respond(page).body)
 
     body = await response_cache(request).fetch(key, render)
@@ -399,6 +414,7 @@ def _total(rows: list[dict[str, Any]]) -> int:
 
 
 async def _run_search(
+    request: Request,
     conn: Connection,
     terms: SearchTerms,
     filters: _Filters,
@@ -409,7 +425,7 @@ async def _run_search(
     """Corrections, then the facets (with the total) and the page: one statement per level."""
     texts: QueryTexts | None = None
     if not terms.empty:
-        texts = query_texts(terms, *await _corrections(conn, terms))
+        texts = query_texts(terms, *await _corrections(request, conn, terms))
     params = {
         **filters.params,
         "any": texts.any if texts else "",

@@ -207,3 +207,10 @@ async def test_the_title_that_is_the_query_comes_first_then_shorter_titles(clien
     shorter = _community_event(db, "Wombat Choir Evening", 2)
     same = _community_event(db, "Wombat Choir", 100)
     assert _ids(await _search(client, q="wombat choir")) == [same, shorter, longest]
+
+
+async def test_a_word_added_to_the_catalogue_is_found_by_the_next_search(client, db) -> None:
+    # The first search learns "zebrafish" is not a catalogue word; then an event brings it.
+    assert (await _search(client, q="zebrafish"))["total"] == 0
+    added = _community_event(db, "Zebrafish Aquarium Night", 50)
+    assert _ids(await _search(client, q="zebrafish", limit=5)) == [added]
