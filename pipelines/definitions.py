@@ -12,7 +12,16 @@ import dagster as dg
 
 import pipelines
 from pipelines.kernel.attributes import platform_spec
+from pipelines.kernel.keys import RAW_QUARANTINE
 from pipelines.kernel.partitions import interaction_partitions
+
+# What follows its upstreams by an automation condition rather than a clock: the marts, the
+# quarantine's preview and the scoring. Training has its own weekly schedule.
+AUTOMATED = (
+    dg.AssetSelection.key_prefixes(["marts"])
+    | dg.AssetSelection.assets(RAW_QUARANTINE)
+    | dg.AssetSelection.groups("serving")
+)
 
 
 def domain_definitions() -> list[dg.Definitions]:
@@ -34,15 +43,25 @@ def domain_definitions() -> list[dg.Definitions]:
 def _daily_pipeline() -> dg.Definitions:
     daily_job = dg.define_asset_job(
         "daily_pipeline",
-        selection=dg.AssetSelection.all(),
-        description="Ingest yesterday, check it, rebuild the marts, re-score recommendations.",
+        selection=dg.AssetSelection.all() - AUTOMATED - dg.AssetSelection.groups("ml"),
+        description="Ingest yesterday, check it, curate, build staging; the marts and the "
+        "scoring follow by their automation conditions.",
         partitions_def=interaction_partitions,
     )
     return dg.Definitions(
         jobs=[daily_job],
         schedules=[
+            # Time is the reason: a day is complete at midnight UTC.
             dg.build_schedule_from_partitioned_job(
-                daily_job, hour_of_day=2, default_status=dg.DefaultScheduleStatus.STOPPED
+                daily_job, hour_of_day=2, default_status=dg.DefaultScheduleStatus.RUNNING
+            )
+        ],
+        sensors=[
+            # Evaluates every automation condition; running from the first start.
+            dg.AutomationConditionSensorDefinition(
+                "automation_sensor",
+                target=AUTOMATED,
+                default_status=dg.DefaultSensorStatus.RUNNING,
             )
         ],
     )

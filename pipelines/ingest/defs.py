@@ -12,6 +12,7 @@ from core.contracts import EVENTS, USERS
 from core.db import connect
 from core.settings import get_settings
 from pipelines.ingest import assets, landing
+from pipelines.ingest.quarantine_table import raw_quarantine
 
 landing_job = dg.define_asset_job(
     "ingest_landing_job",
@@ -123,6 +124,7 @@ defs = dg.Definitions(
         assets.raw_interactions,
         assets.app_catalogue,
         assets.raw_app_tables,
+        raw_quarantine,
     ],
     jobs=[landing_job],
     sensors=[landing_zone_sensor],

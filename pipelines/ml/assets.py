@@ -291,6 +291,8 @@ def champion(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     group_name="serving",
     deps=[CHAMPION, dg.AssetKey(["marts", "mart_event_popularity"]), APP_EVENT_CURATION],
     kinds={"postgres", "mlflow"},
+    # A new champion, a rebuilt popularity mart or a curation change re-scores at once.
+    automation_condition=dg.AutomationCondition.eager(),
 )
 def serving_recommendations() -> dg.MaterializeResult:
     """Score every user and every upcoming event with the champion; publish to ``serving.*``.

@@ -1,4 +1,4 @@
-"""ML domain: training and scoring assets, with their weekly and daily schedules."""
+"""ML domain: training and scoring assets; training runs weekly, scoring follows its upstreams."""
 
 from __future__ import annotations
 
@@ -16,24 +16,20 @@ training_job = dg.define_asset_job(
 scoring_job = dg.define_asset_job(
     "scoring_job",
     selection=dg.AssetSelection.assets(assets.SERVING_RECOMMENDATIONS),
-    description="Re-publish recommendations from the current champion.",
+    description="Re-publish recommendations from the current champion (by hand: the asset "
+    "follows its upstreams by itself).",
 )
 
 defs = dg.Definitions(
     assets=[assets.recommender, assets.champion, assets.serving_recommendations],
     jobs=[training_job, scoring_job],
     schedules=[
+        # Time is the reason here: a week of new interactions is worth a new candidate.
         dg.ScheduleDefinition(
             job=training_job,
             cron_schedule="0 3 * * 1",
             execution_timezone="UTC",
-            default_status=dg.DefaultScheduleStatus.STOPPED,
-        ),
-        dg.ScheduleDefinition(
-            job=scoring_job,
-            cron_schedule="0 5 * * *",
-            execution_timezone="UTC",
-            default_status=dg.DefaultScheduleStatus.STOPPED,
+            default_status=dg.DefaultScheduleStatus.RUNNING,
         ),
     ],
 )

@@ -10,12 +10,4 @@ from pipelines.transform.project import dbt_resource
 defs = dg.Definitions(
     assets=[dbt_staging, dbt_interactions, dbt_marts],
     resources={"dbt": dbt_resource()},
-    sensors=[
-        # Evaluates the marts' automation conditions; running from the first start.
-        dg.AutomationConditionSensorDefinition(
-            "marts_automation_sensor",
-            target=dg.AssetSelection.groups("transform"),
-            default_status=dg.DefaultSensorStatus.RUNNING,
-        )
-    ],
 )

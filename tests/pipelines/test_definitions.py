@@ -91,10 +91,15 @@ def test_lineage_runs_from_landing_to_serving(defs: dg.Definitions) -> None:
     assert fact.partitions_def is not None
 
 
-def test_schedules_start_stopped_and_the_landing_sensor_runs(defs: dg.Definitions) -> None:
+def test_schedules_only_where_time_is_the_reason_and_they_run(defs: dg.Definitions) -> None:
     schedules = {s.name: s for s in defs.schedules or []}
-    assert set(schedules) >= {"daily_pipeline_schedule", "training_job_schedule"}
-    assert all(s.default_status == dg.DefaultScheduleStatus.STOPPED for s in schedules.values())
+    assert set(schedules) == {"daily_pipeline_schedule", "training_job_schedule"}
+    assert all(s.default_status == dg.DefaultScheduleStatus.RUNNING for s in schedules.values())
+    daily = defs.resolve_job_def("daily_pipeline")
+    selected = {key.to_user_string() for key in daily.asset_layer.selected_asset_keys}
+    assert "raw/interactions" in selected
+    assert "staging/stg_raw__events" in selected
+    assert not {"marts/dim_events", "serving/recommendations", "ml/recommender"} & selected
     sensors = {s.name: s for s in defs.sensors or []}
     assert sensors["landing_zone_sensor"].default_status == dg.DefaultSensorStatus.RUNNING
 
@@ -127,19 +132,23 @@ def test_every_load_carries_a_blocking_quarantine_rate_check(defs: dg.Definition
     assert all(spec.blocking for spec in checks.values())
 
 
-def test_the_marts_follow_their_upstreams_and_their_sensor_runs(defs: dg.Definitions) -> None:
+def test_marts_scoring_and_quarantine_follow_their_upstreams(defs: dg.Definitions) -> None:
     graph = defs.resolve_asset_graph()
     conditions = {
         key.to_user_string(): graph.get(key).automation_condition
         for key in (
             dg.AssetKey(["marts", "dim_events"]),
+            dg.AssetKey(["serving", "recommendations"]),
+            dg.AssetKey(["raw", "quarantine"]),
             dg.AssetKey(["staging", "stg_raw__events"]),
         )
     }
-    assert conditions["marts/dim_events"].get_label() == "eager"
-    assert conditions["staging/stg_raw__events"] is None
+    assert conditions.pop("staging/stg_raw__events") is None
+    assert {key: c.get_label() for key, c in conditions.items()} == dict.fromkeys(
+        conditions, "eager"
+    )
     sensors = {s.name: s for s in defs.sensors or []}
-    assert sensors["marts_automation_sensor"].default_status == dg.DefaultSensorStatus.RUNNING
+    assert sensors["automation_sensor"].default_status == dg.DefaultSensorStatus.RUNNING
 
 
 def test_failed_runs_are_recorded_by_default(defs: dg.Definitions) -> None:
