@@ -27,10 +27,11 @@ _RUNTIME_PACKAGES = ("numpy", "scipy", "polars", "pandas", "pyarrow", "scikit-le
 
 
 class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
-    """Serves ``recommend``: input rows carry ``user_id`` (and optionally ``k``).
+    """Serves ``recommend``: input rows carry ``user_id``.
 
-    Output: ``user_id, rank, item_id, score``, at most ``k`` rows per user (default 10), seen
-    items excluded. ``params={"exclude_seen": False}`` keeps them.
+    Output: ``user_id, rank, item_id, score``, at most ``k`` rows per user, seen items excluded.
+    Both are parameters with defaults in the signature: ``params={"k": 5}`` asks for five,
+    ``params={"exclude_seen": False}`` keeps seen items; a ``k`` column is still honoured.
     """
 
     def __init__(self, recommender: Recommender | None = None) -> None:
@@ -44,8 +45,12 @@ class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
         if self.recommender is None:
             raise RuntimeError("no recommender loaded")
         frame = pd.DataFrame(model_input)
-        k = int(frame["k"].max()) if "k" in frame.columns and len(frame) else DEFAULT_K
-        exclude_seen = bool((params or {}).get("exclude_seen", True))
+        params = params or {}
+        if "k" in frame.columns and len(frame):
+            k = int(frame["k"].max())
+        else:
+            k = int(params.get("k", DEFAULT_K))
+        exclude_seen = bool(params.get("exclude_seen", True))
         users = frame["user_id"].to_numpy()  # integer or string ids, as the model was fitted
         recs = self.recommender.recommend(users, k, exclude_seen=exclude_seen)
         return recs.to_pandas()
@@ -70,9 +75,11 @@ def log_recommender(
     """
     if input_example is None:
         first_user = int(model.user_ids_[0]) if model.user_ids_.size else 0
-        input_example = pd.DataFrame({"user_id": [first_user], "k": [DEFAULT_K]})
+        input_example = pd.DataFrame({"user_id": [first_user]})
     output_example = RecommenderPyfunc(model).predict(None, input_example)
-    signature = infer_signature(input_example, output_example, params={"exclude_seen": True})
+    signature = infer_signature(
+        input_example, output_example, params={"k": DEFAULT_K, "exclude_seen": True}
+    )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "recommender.pkl"
         with path.open("wb") as handle:

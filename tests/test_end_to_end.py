@@ -96,6 +96,34 @@ def test_registry_has_a_champion(pipeline_runs: list[dict[str, int]]) -> None:
     assert decision["promotion.decision"] == "promoted"
 
 
+def test_the_registry_describes_the_model_its_data_and_every_candidate(
+    pipeline_runs: list[dict[str, int]],
+) -> None:
+    import mlflow
+
+    from pipelines.ml import tracking
+    from pipelines.ml.evaluation import PROTOCOL
+
+    client = tracking.configure_mlflow()
+    champion = tracking.version_by_alias(client, tracking.CHAMPION)
+    assert "Event recommendations" in client.get_registered_model(champion.name).description
+    version = client.get_model_version(champion.name, champion.version)
+    assert "nDCG@10" in version.description
+    run = client.get_run(version.run_id)
+    datasets = {d.dataset.name: d.dataset.digest for d in run.inputs.dataset_inputs}
+    assert set(datasets) == {
+        "marts.ml_training_interactions",
+        "marts.ml_event_features",
+        "marts.ml_user_features",
+    }
+    assert all(datasets.values())
+    table = mlflow.load_table(f"evaluation/{PROTOCOL}.json", run_ids=[run.info.run_id])
+    # Every candidate and every simple reference has its row, the champion's algorithm among them.
+    assert {"model", "ndcg@k"} <= set(table.columns)
+    assert len(table) >= 3
+    assert table["ndcg@k"].notna().all()
+
+
 @pytest.fixture
 async def api(pipeline_runs: list[dict[str, int]]) -> AsyncIterator[httpx.AsyncClient]:
     from serving.app import create_app

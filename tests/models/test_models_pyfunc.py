@@ -52,3 +52,18 @@ def test_logged_recommender_loads_and_predicts_like_the_original(tracking: str) 
     assert out.columns.tolist() == ["user_id", "rank", "item_id", "score"]
     assert isinstance(pyfunc.unwrap_python_model(), RecommenderPyfunc)
     assert mlflow.pyfunc.get_model_dependencies(info.model_uri)
+
+
+def test_k_and_exclude_seen_are_parameters_with_defaults(tracking: str) -> None:
+    model = EASERecommender(l2=1.0).fit(INTERACTIONS)
+    with mlflow.start_run():
+        info = log_recommender(model, "recommender")
+    defaults = {p.name: p.default for p in info.signature.params.params}
+    assert defaults == {"k": 10, "exclude_seen": True}
+    pyfunc = mlflow.pyfunc.load_model(info.model_uri)
+    users = pd.DataFrame({"user_id": [3]})
+    # User 3 has seen three of the four items: by default only the fourth is left.
+    assert pyfunc.predict(users)["item_id"].tolist() == [10]
+    everything = pyfunc.predict(users, params={"exclude_seen": False})
+    assert sorted(everything["item_id"]) == [10, 11, 12, 13]
+    assert len(pyfunc.predict(users, params={"k": 2, "exclude_seen": False})) == 2
