@@ -5,9 +5,10 @@ BIN := $(VENV)/bin
 API_PORT ?= 8000
 DAGSTER_PORT ?= 3000
 MLFLOW_PORT ?= 5000
+NOTEBOOK_PORT ?= 8888
 SIZE ?= small
 
-.PHONY: run test lint format venv manifest clean-state
+.PHONY: run test notebooks lint format venv manifest clean-state
 
 venv: $(VENV)/.installed
 
@@ -26,6 +27,11 @@ run: venv
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# JupyterLab on notebooks/ for analysts, reading the marts of the running platform as the
+# read-only analyst role (http://127.0.0.1:$(NOTEBOOK_PORT)/lab, with the token it prints).
+notebooks: venv
+	$(BIN)/python -m core.analyst_lab --port $(NOTEBOOK_PORT)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -9,7 +9,7 @@ import secrets
 from datetime import date
 from functools import cache
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -57,6 +57,12 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:5000", description="Where the MLflow UI is, for links."
     )
     dagster_home: Path | None = Field(default=None, description="Dagster instance folder.")
+    analyst_password: SecretStr | None = Field(
+        default=None,
+        description="Password of the read-only analyst role (unset: none, as the embedded "
+        "server trusts loopback connections).",
+    )
+    notebook_port: int = Field(default=8888, description="TCP port of the analysts' JupyterLab.")
     jwt_secret: SecretStr | None = Field(
         default=None, description="Secret signing API tokens. Unset: a random one kept in data/."
     )
@@ -143,6 +149,16 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"postgresql://postgres@127.0.0.1:{self.embedded_pg_port}/{APP_DATABASE}"
+
+    @property
+    def analyst_database_url(self) -> str:
+        """The application database as the read-only ``analyst`` role: the marts and nothing
+        else (migration 0010). What the notebooks connect with."""
+        parts = urlsplit(self.app_database_url)
+        password = self.analyst_password.get_secret_value() if self.analyst_password else ""
+        user = f"analyst:{quote(password, safe='')}" if password else "analyst"
+        host = parts.netloc.rpartition("@")[2]
+        return urlunsplit((parts.scheme, f"{user}@{host}", parts.path, parts.query, ""))
 
     @property
     def maintenance_database_url(self) -> str:

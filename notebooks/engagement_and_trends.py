@@ -14,9 +14,9 @@
 # # Engagement and trends
 #
 # Who is active (daily, weekly, monthly), how sign-up cohorts retain, which categories are
-# growing, and how events convert from views to attendance. Reads only `marts.*`, so it runs as
-# the read-only `analyst` role. The database is the one `DATABASE_URL` names (through the
-# platform settings); every section copes with empty marts.
+# growing, and how events convert from views to attendance. Reads only `marts.*`, as the
+# read-only `analyst` role, on the database `DATABASE_URL` names (through the platform settings;
+# `ANALYST_PASSWORD` if the role has one); every section copes with empty marts.
 
 # %%
 import matplotlib.pyplot as plt
@@ -25,7 +25,7 @@ import psycopg
 
 from core.settings import get_settings
 
-DATABASE_URL = get_settings().app_database_url
+DATABASE_URL = get_settings().analyst_database_url
 TOP_CATEGORIES = 6
 TOP_EVENTS = 10
 

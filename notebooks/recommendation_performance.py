@@ -15,8 +15,9 @@
 #
 # How each model version's recommendations convert: impressions → clicks → registrations, over
 # distinct (user, event) pairs, from the serving feedback and the interactions whose source is
-# `recommendation`. Reads only `marts.*`; the database is the one `DATABASE_URL` names (through
-# the platform settings). Copes with a platform that has served no recommendations yet.
+# `recommendation`. Reads only `marts.*`, as the read-only `analyst` role, on the database
+# `DATABASE_URL` names (through the platform settings; `ANALYST_PASSWORD` if the role has one).
+# Copes with a platform that has served no recommendations yet.
 
 # %%
 import matplotlib.pyplot as plt
@@ -26,7 +27,7 @@ import psycopg
 
 from core.settings import get_settings
 
-DATABASE_URL = get_settings().app_database_url
+DATABASE_URL = get_settings().analyst_database_url
 
 
 def query(sql: str, params: tuple = ()) -> pd.DataFrame:
