@@ -1,15 +1,17 @@
 """Event search: words ranked the way people expect, typo tolerance, facets, geo, autocomplete.
 
-What the text asks for is parsed by :mod:`serving.search_terms`. A word matches as typed, as a
-prefix, or through the catalogue's words that look like it (``app.search_words``, pg_trgm
-similarity; "pyhton" finds "python"); no word is required, so an event matching more of them
-ranks higher, and a word in the title counts twice. Then, in this order (after Meilisearch's
-ranking rules): the title being the query, the query as a phrase in the title, words matched as
-typed rather than corrected, PostgreSQL's cover-density rank, the shorter title, and the start
-(soonest first). The matches are found once, through the text index, and feed both the facets
-and the page; only the best ``RELEVANCE_POOL`` of them by ``ts_rank`` get the full scores.
-Only published, upcoming events are searched unless the client asks otherwise; duplicates of
-another feed's listing are left out and low-quality listings come last (curation).
+What the text asks for is parsed by :mod:`serving.search_terms`. A word the catalogue has
+matches as itself; one it does not have matches as a prefix and through the catalogue's words
+that look like it (``app.search_words``: trigrams, first letters or the same letters; "pyhton"
+finds "python"). The matches are the strictest set that finds anything: every word, then all
+but one, then any word. They are ranked, in this order (after Meilisearch's ranking rules): the
+words matched, a word in the title counting twice; the title being the query; the query as a
+phrase in the title; words matched as typed rather than corrected; PostgreSQL's cover-density
+rank; the shorter title; the start (soonest first). The matches are found once, through the
+text index, and feed both the facets and the page; only the best ``RELEVANCE_POOL`` of them (the
+exact title first, then ``ts_rank``) get the full scores. Only published, upcoming events are
+searched unless the client asks otherwise; duplicates of another feed's listing are left out and
+low-quality listings come last (curation).
 
 Facets count every match by category, city, start (today, this weekend, the next 30 days) and
 price band; each ignores its own filter and respects the others, so a client can offer the
@@ -339,7 +341,11 @@ async def search_events(
 ) -> object:
     """Search events; ``total`` and ``facets`` count every match, not just this page.
 
-    Without ``lat``/``lng`` a signed-in user's home is the point distances are measured from.
+    The matches are the events with every word if there are any, else those with all words but
+    one, else those with any word (more words rank higher). A word the catalogue does not have
+    also matches as a prefix and through the catalogue words that look like it (``mode``:
+    ``fuzzy``). Without ``lat``/``lng`` a signed-in user's home is the point distances are
+    measured from.
     """
     terms = parse_search(q or "")
     if (lat is None) != (lng is None):
