@@ -17,3 +17,8 @@ def test_dbt_unit_tests_pass(database_url: str) -> None:
 
     assert "PASS=0" not in result.stdout
     assert "ERROR=0" in result.stdout
+    for test in (
+        "mart_recommendation_performance::recommendation_performance_counts_pairs_once_per_version",
+        "mart_event_funnel::event_funnel_counts_each_stage_and_its_conversion",
+    ):
+        assert f"PASS {test}" in result.stdout, result.stdout
