@@ -17,6 +17,7 @@ from core.contracts import EVENTS, INTERACTIONS, USERS, LandingDataset
 from core.db import connect
 from core.settings import get_settings
 from pipelines.ingest import landing, loading
+from pipelines.ingest.app_sync import API_SOURCE, sync_app_tables
 from pipelines.ingest.parsing import (
     READ_ERROR,
     ParsedBatch,
@@ -40,8 +41,6 @@ from pipelines.quality.quarantine import (
     quarantine_rate_result,
     quarantine_rate_spec,
 )
-
-API_SOURCE = "app.interactions"
 
 # Feeds are expected at least daily; the UI flags them stale after a day, failed after two.
 FEED_FRESHNESS = dg.FreshnessPolicy.time_window(
@@ -439,40 +438,6 @@ def app_catalogue() -> dg.MaterializeResult:
     )
 
 
-# Rows committed late can carry a timestamp just below the previous high-water mark; re-reading a
-# short overlap is harmless because every statement below is an idempotent upsert.
-WATERMARK_OVERLAP = timedelta(minutes=5)
-
-_APP_SYNCS: dict[str, tuple[str, str]] = {
-    "app.registrations": (
-        "updated_at",
-        """INSERT INTO raw.registrations (registration_id, user_id, event_id, status,
-                                          created_at, updated_at)
-           SELECT id, user_id, event_id, status, created_at, updated_at
-           FROM app.registrations WHERE updated_at > %(since)s
-           ON CONFLICT (registration_id) DO UPDATE SET status = excluded.status,
-               updated_at = excluded.updated_at, _loaded_at = now()""",
-    ),
-    "app.recommendation_feedback": (
-        "received_at",
-        """INSERT INTO raw.recommendation_feedback (feedback_id, user_id, event_id, model_version,
-                                                    action, position, occurred_at, received_at)
-           SELECT id, user_id, event_id, model_version, action, position, occurred_at, received_at
-           FROM app.recommendation_feedback WHERE received_at > %(since)s
-           ON CONFLICT (feedback_id) DO NOTHING""",
-    ),
-    API_SOURCE: (
-        "received_at",
-        """INSERT INTO raw.interactions (interaction_id, user_id, event_id, type, occurred_at,
-                                         source, context, model_version, _source_file)
-           SELECT id::text, user_id, event_id, type, occurred_at, source, context, model_version,
-                  'app.interactions'
-           FROM app.interactions WHERE received_at > %(since)s
-           ON CONFLICT DO NOTHING""",
-    ),
-}
-
-
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(RAW_REGISTRATIONS, group_name="ingest", kinds={"postgres"}),
@@ -484,34 +449,13 @@ _APP_SYNCS: dict[str, tuple[str, str]] = {
 def raw_app_tables() -> Iterator[dg.MaterializeResult]:
     """What the API wrote since the last run (registrations, interactions, feedback) into ``raw.*``.
 
-    Incremental by a high-water mark per source table kept in ``raw.watermarks``; never a full
-    reload. API interactions go into the same day partitions as landed ones.
+    The one route of these rows to the marts: dbt reads the copies, which the quality suites
+    check. Incremental by a high-water mark per source table kept in ``raw.watermarks``; never a
+    full reload. API interactions go into the same day partitions as landed ones. Runs every 15
+    minutes (``app_tables_sync_schedule``), so the marts follow the API within a quarter hour.
     """
-    counts: dict[str, int] = {}
     with connect() as conn:
-        for source, (column, statement) in _APP_SYNCS.items():
-            row = conn.execute(
-                "SELECT high_water FROM raw.watermarks WHERE source = %s FOR UPDATE", (source,)
-            ).fetchone()
-            since = row[0] - WATERMARK_OVERLAP if row else datetime(1970, 1, 1, tzinfo=UTC)
-            high = conn.execute(
-                sql.SQL("SELECT max({}) FROM {}").format(sql.Identifier(column), sql.SQL(source))
-            ).fetchone()
-            if source == API_SOURCE:
-                days = conn.execute(
-                    "SELECT DISTINCT (occurred_at AT TIME ZONE 'UTC')::date FROM app.interactions "
-                    "WHERE received_at > %s",
-                    (since,),
-                ).fetchall()
-                loading.ensure_interactions_partitions(conn, [d[0] for d in days])
-            counts[source] = conn.execute(statement, {"since": since}).rowcount
-            if high and high[0] is not None:
-                conn.execute(
-                    """INSERT INTO raw.watermarks (source, high_water) VALUES (%s, %s)
-                       ON CONFLICT (source) DO UPDATE SET high_water = excluded.high_water,
-                           updated_at = now()""",
-                    (source, high[0]),
-                )
+        counts = sync_app_tables(conn)
     shared = {
         f"rows_from_{key.split('.')[1]}": dg.MetadataValue.int(v) for key, v in counts.items()
     }

@@ -22,6 +22,12 @@ landing_job = dg.define_asset_job(
     partitions_def=assets.interaction_partitions,
 )
 
+app_tables_sync_job = dg.define_asset_job(
+    "app_tables_sync_job",
+    selection=dg.AssetSelection.assets(assets.RAW_REGISTRATIONS, assets.RAW_FEEDBACK),
+    description="Copy what the API wrote since the last run into raw (then the marts follow).",
+)
+
 
 class LedgerEntry(NamedTuple):
     """What the ledger knows of a path: the size of the file loaded and when it was loaded."""
@@ -126,6 +132,15 @@ defs = dg.Definitions(
         assets.raw_app_tables,
         raw_quarantine,
     ],
-    jobs=[landing_job],
+    jobs=[landing_job, app_tables_sync_job],
+    schedules=[
+        # Time is the reason: the operational tables are polled, a quarter hour behind at most.
+        dg.ScheduleDefinition(
+            job=app_tables_sync_job,
+            cron_schedule="*/15 * * * *",
+            execution_timezone="UTC",
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+        )
+    ],
     sensors=[landing_zone_sensor],
 )

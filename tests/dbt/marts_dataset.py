@@ -18,6 +18,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from core.settings import REPO_ROOT, get_settings
+from pipelines.ingest.app_sync import sync_app_tables
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
@@ -176,7 +177,8 @@ def _connect(url: str) -> psycopg.Connection:
 
 
 def load(url: str) -> None:
-    """Empty the raw tables this data set uses, then load it (raw.* plus a few API rows)."""
+    """Empty the raw tables this data set uses, then load it (raw.* plus a few API rows, their
+    registration and feedback copied into raw as the ingest does)."""
     with _connect(url) as conn:
         remove_api_rows(conn)
         conn.execute(f"truncate {', '.join(RAW_TABLES)}")
@@ -236,6 +238,11 @@ def load(url: str) -> None:
         # The re-delivery is loaded later, so it is the version the marts keep.
         insert_interactions(conn, INTERACTIONS[-1:], loaded_at="2021-06-21 00:00Z")
         _insert_api_rows(conn)
+        # The API's registrations and feedback reach the marts only through their raw copies:
+        # the platform's own sync, from the start (other tests moved its watermarks on).
+        synced = ("app.registrations", "app.recommendation_feedback")
+        conn.execute("delete from raw.watermarks where source = any(%s)", (list(synced),))
+        sync_app_tables(conn, synced)
 
 
 def insert_interactions(

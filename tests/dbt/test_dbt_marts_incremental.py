@@ -99,7 +99,7 @@ def test_daily_runs_give_the_marts_of_a_full_rebuild(built: str) -> None:
         conn.execute(
             "update raw.registrations set status = 'attended' where registration_id = 930002"
         )
-        conn.execute("delete from app.registrations where id = 930010")
+        conn.execute("delete from raw.registrations where registration_id = 930010")
     daily_run("2021-06-17", "2021-06-18")
 
     with psycopg.connect(built, autocommit=True) as conn:

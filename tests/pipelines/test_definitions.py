@@ -93,7 +93,11 @@ def test_lineage_runs_from_landing_to_serving(defs: dg.Definitions) -> None:
 
 def test_schedules_only_where_time_is_the_reason_and_they_run(defs: dg.Definitions) -> None:
     schedules = {s.name: s for s in defs.schedules or []}
-    assert set(schedules) == {"daily_pipeline_schedule", "training_job_schedule"}
+    assert set(schedules) == {
+        "daily_pipeline_schedule",
+        "training_job_schedule",
+        "app_tables_sync_job_schedule",
+    }
     assert all(s.default_status == dg.DefaultScheduleStatus.RUNNING for s in schedules.values())
     daily = defs.resolve_job_def("daily_pipeline")
     selected = {key.to_user_string() for key in daily.asset_layer.selected_asset_keys}

@@ -7,9 +7,8 @@ with feedback as (
         action,
         position,
         occurred_at,
-        received_at,
-        record_origin
-    from {{ ref('int_recommendation_feedback_unioned') }}
+        received_at
+    from {{ ref('stg_raw__recommendation_feedback') }}
 )
 
 select
@@ -21,6 +20,5 @@ select
     position,
     occurred_at,
     (occurred_at at time zone 'utc')::date as occurred_date,
-    received_at,
-    record_origin
+    received_at
 from feedback

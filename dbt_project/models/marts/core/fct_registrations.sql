@@ -5,9 +5,8 @@ with registrations as (
         event_id,
         status,
         created_at,
-        updated_at,
-        record_origin
-    from {{ ref('int_registrations_unioned') }}
+        updated_at
+    from {{ ref('stg_raw__registrations') }}
 ),
 
 events as (
@@ -28,8 +27,7 @@ select
     registrations.updated_at,
     events.starts_at as event_starts_at,
     (events.starts_at at time zone 'utc')::date
-    - (registrations.created_at at time zone 'utc')::date as days_before_event,
-    registrations.record_origin
+    - (registrations.created_at at time zone 'utc')::date as days_before_event
 from registrations
 left join events
     on registrations.event_id = events.event_id

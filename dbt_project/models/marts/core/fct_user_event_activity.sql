@@ -28,7 +28,7 @@ with registrations as (
         user_id,
         event_id,
         bool_or(status = 'attended') as attended
-    from {{ ref('int_registrations_unioned') }}
+    from {{ ref('stg_raw__registrations') }}
     group by user_id, event_id
 ),
 
