@@ -113,7 +113,7 @@ POPULARITY_JOIN = """
     LEFT JOIN (SELECT p.event_id, max(p.score) AS score FROM serving.popular_events p
                WHERE p.scope = 'global' AND p.scope_value = '' GROUP BY p.event_id) pop
            ON pop.event_id = e.id"""
-# Each sort's order, over the matches (``m``, see SEARCH_SQL) and over the page's rows.
+# Each sort's order, over the matches (``m``, see :func:`search_sql`) and over the page's rows.
 FIRST_ORDER = {
     "relevance": "m.title_equal DESC, m.first_rank DESC, m.title_length, m.starts_at, m.id",
     "date": "m.starts_at, m.id",
