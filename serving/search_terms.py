@@ -74,11 +74,6 @@ def parse_search(text: str) -> SearchTerms:
     )
 
 
-def needs_correction(word: str) -> bool:
-    """Whether a word is long enough to be looked up among the catalogue's words."""
-    return len(word) >= MIN_TYPO_LENGTH and not word.isdigit()
-
-
 def may_be_prefix(word: str) -> bool:
     """Whether a word is long enough to match as the start of longer words."""
     return len(word) >= MIN_PREFIX_LENGTH and not word.isdigit()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from serving.search_terms import needs_correction, parse_search, query_texts, word_query
+from serving.search_terms import may_be_prefix, parse_search, query_texts, word_query
 
 
 def test_a_dash_between_spaces_is_punctuation_and_one_before_a_word_excludes() -> None:
@@ -32,10 +32,13 @@ def test_word_queries_take_prefixes_corrections_and_weights() -> None:
     assert word_query("2026") == "(2026)"
 
 
-def test_short_words_and_numbers_are_not_corrected() -> None:
-    assert not needs_correction("art")
-    assert not needs_correction("2026")
-    assert needs_correction("jazz")
+def test_short_words_and_numbers_are_not_prefixes() -> None:
+    assert not may_be_prefix("ai")
+    assert not may_be_prefix("2026")
+    assert may_be_prefix("art")
+    # A catalogue word matches as itself, another word as a prefix too.
+    texts = query_texts(parse_search("jazz quartt"), {}, known={"jazz"})
+    assert texts.groups == ("(jazz)", "(quartt:*)")
 
 
 def test_a_correction_makes_the_search_fuzzy_and_exclusions_apply() -> None:
