@@ -10,23 +10,18 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.ports import free_port
+
 _STATE_DIR = Path(tempfile.mkdtemp(prefix="events-platform-tests-"))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-_PG_PORT = _free_port()
+_PG_PORT = free_port()
 _TEST_DATABASE_URL = f"postgresql://postgres@127.0.0.1:{_PG_PORT}/events"
 
 # Set at import time, before any test module imports the settings.

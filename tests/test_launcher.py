@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ import psutil
 import pytest
 
 from core.settings import REPO_ROOT
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -38,12 +38,6 @@ _SESSION_VARIABLES = (
     "MLFLOW_ARTIFACTS_DIR",
     "DAGSTER_HOME",
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +79,8 @@ class Launcher:
 
     def __init__(self, data_dir: Path) -> None:
         env = {k: v for k, v in os.environ.items() if k not in _SESSION_VARIABLES}
-        env.update({"DATA_DIR": str(data_dir), "EMBEDDED_PG_PORT": str(_free_port())})
-        ports = [str(_free_port()) for _ in range(3)]
+        env.update({"DATA_DIR": str(data_dir), "EMBEDDED_PG_PORT": str(free_port())})
+        ports = [str(free_port()) for _ in range(3)]
         self.data_dir = data_dir
         self.lines: list[str] = []
         self.process = subprocess.Popen(

@@ -13,6 +13,7 @@ from core.db import connect
 from core.settings import get_settings
 from pipelines.ingest import assets, landing
 from pipelines.ingest.quarantine_table import raw_quarantine
+from pipelines.kernel.schedules import running_schedule
 
 landing_job = dg.define_asset_job(
     "ingest_landing_job",
@@ -135,12 +136,7 @@ defs = dg.Definitions(
     jobs=[landing_job, app_tables_sync_job],
     schedules=[
         # Time is the reason: the operational tables are polled, a quarter hour behind at most.
-        dg.ScheduleDefinition(
-            job=app_tables_sync_job,
-            cron_schedule="*/15 * * * *",
-            execution_timezone="UTC",
-            default_status=dg.DefaultScheduleStatus.RUNNING,
-        )
+        running_schedule(app_tables_sync_job, "*/15 * * * *")
     ],
     sensors=[landing_zone_sensor],
 )

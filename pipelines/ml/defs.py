@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from pipelines.kernel.schedules import running_schedule
 from pipelines.ml import assets
 
 training_job = dg.define_asset_job(
@@ -25,11 +26,6 @@ defs = dg.Definitions(
     jobs=[training_job, scoring_job],
     schedules=[
         # Time is the reason here: a week of new interactions is worth a new candidate.
-        dg.ScheduleDefinition(
-            job=training_job,
-            cron_schedule="0 3 * * 1",
-            execution_timezone="UTC",
-            default_status=dg.DefaultScheduleStatus.RUNNING,
-        ),
+        running_schedule(training_job, "0 3 * * 1"),
     ],
 )

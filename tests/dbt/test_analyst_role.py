@@ -7,19 +7,14 @@ checked in ``test_dbt_marts.py``.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
 from psycopg import errors
 
+from core.settings import Settings
+
 pytestmark = pytest.mark.integration
-
-
-def as_role(url: str, role: str) -> str:
-    parts = urlsplit(url)
-    netloc = f"{role}@{parts.hostname}:{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +26,9 @@ def analyst(database_url: str) -> Iterator[psycopg.Connection]:
             owner.execute(f"drop table if exists {table}")
             owner.execute(f"create table {table} as select 42 as answer")
     try:
-        with psycopg.connect(as_role(database_url, "analyst"), autocommit=True) as conn:
+        with psycopg.connect(
+            Settings(database_url=database_url).analyst_database_url, autocommit=True
+        ) as conn:
             yield conn
     finally:
         with psycopg.connect(database_url, autocommit=True) as owner:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -21,14 +20,9 @@ from psycopg import errors
 
 from core.analyst_lab import NOTEBOOKS_DIR, lab_command, lab_environment, write_lab_settings
 from core.settings import Settings
+from tests.ports import free_port
 
 pytestmark = pytest.mark.integration
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_python_files_open_as_notebooks_by_default(tmp_path: Path) -> None:
@@ -57,7 +51,7 @@ def test_the_analyst_url_keeps_the_server_and_changes_the_role() -> None:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """A running JupyterLab as ``make notebooks`` starts it; (base URL, token)."""
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     env = lab_environment(tmp_path_factory.mktemp("jupyter"))
     command = [*lab_command(port), f"--IdentityProvider.token={token}"]
     process = subprocess.Popen(

@@ -62,16 +62,14 @@ def test_every_asset_has_an_owner_a_kind_a_domain_and_its_code(defs: dg.Definiti
     assert sorted(incomplete) == []
 
 
-def test_owners_follow_the_domain(defs: dg.Definitions) -> None:
+def _attribute(defs: dg.Definitions, name: str, *keys: str) -> dict[str, object]:
+    """``name`` of each asset of ``keys`` (``"raw/events"``), by key."""
     graph = defs.resolve_asset_graph()
-    owners = {
-        key.to_user_string(): graph.get(key).owners
-        for key in (
-            dg.AssetKey(["raw", "events"]),
-            dg.AssetKey(["marts", "dim_events"]),
-            dg.AssetKey(["ml", "recommender"]),
-        )
-    }
+    return {key: getattr(graph.get(dg.AssetKey.from_user_string(key)), name) for key in keys}
+
+
+def test_owners_follow_the_domain(defs: dg.Definitions) -> None:
+    owners = _attribute(defs, "owners", "raw/events", "marts/dim_events", "ml/recommender")
     assert owners == {
         "raw/events": ["team:data-engineering"],
         "marts/dim_events": ["team:analytics"],
@@ -137,16 +135,14 @@ def test_every_load_carries_a_blocking_quarantine_rate_check(defs: dg.Definition
 
 
 def test_marts_scoring_and_quarantine_follow_their_upstreams(defs: dg.Definitions) -> None:
-    graph = defs.resolve_asset_graph()
-    conditions = {
-        key.to_user_string(): graph.get(key).automation_condition
-        for key in (
-            dg.AssetKey(["marts", "dim_events"]),
-            dg.AssetKey(["serving", "recommendations"]),
-            dg.AssetKey(["raw", "quarantine"]),
-            dg.AssetKey(["staging", "stg_raw__events"]),
-        )
-    }
+    conditions = _attribute(
+        defs,
+        "automation_condition",
+        "marts/dim_events",
+        "serving/recommendations",
+        "raw/quarantine",
+        "staging/stg_raw__events",
+    )
     assert conditions.pop("staging/stg_raw__events") is None
     assert {key: c.get_label() for key, c in conditions.items()} == dict.fromkeys(
         conditions, "eager"

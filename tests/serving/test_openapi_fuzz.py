@@ -6,7 +6,6 @@ uvicorn on a loopback port; schemathesis is its command line, as a user would ru
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import threading
@@ -19,13 +18,8 @@ import psycopg
 import pytest
 import uvicorn
 
+from tests.ports import free_port
 from tests.serving.conftest import SERVICE, make_event, make_user
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +34,7 @@ def base_url(db: psycopg.Connection) -> Iterator[str]:
             "INSERT INTO serving.similar_events VALUES (%s, 1, %s, 0.5, 'v1')",
             (event_id, event_id),
         )
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
     )

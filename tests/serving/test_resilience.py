@@ -6,7 +6,6 @@ This module runs its own PostgreSQL so that stopping it disturbs no other test.
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,20 +16,15 @@ from anyio import create_task_group, sleep, to_thread
 
 from core import migrate, pgserver
 from core.settings import Settings
+from tests.ports import free_port
 
 pytestmark = pytest.mark.anyio
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def own_server(state_dir: Path, database_url: str) -> Iterator[tuple[Path, int, str]]:
     pgdata = state_dir / "pg-resilience"
-    port = _free_port()
+    port = free_port()
     pgserver.start(pgdata, port, for_tests=True)
     url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
     migrate.apply(url)
