@@ -20,5 +20,6 @@ def test_dbt_unit_tests_pass(database_url: str) -> None:
     for test in (
         "mart_recommendation_performance::recommendation_performance_counts_pairs_once_per_version",
         "mart_event_funnel::event_funnel_counts_each_stage_and_its_conversion",
+        "mart_user_retention::user_retention_counts_active_users_per_cohort_week",
     ):
         assert f"PASS {test}" in result.stdout, result.stdout

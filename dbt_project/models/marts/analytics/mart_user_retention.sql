@@ -1,4 +1,7 @@
-{%- set previous = none if flags.FULL_REFRESH else load_relation(this) -%}
+{#- `rebuild_retention_in_full` counts every cell again, as a full refresh does (unit tests set it:
+    they must not read the previous build of the warehouse). -#}
+{%- set in_full = flags.FULL_REFRESH or var('rebuild_retention_in_full', false) -%}
+{%- set previous = none if in_full else load_relation(this) -%}
 -- depends_on: {{ ref('fct_interactions') }}
 
 -- Per weekly sign-up cohort and week since sign-up: how many of the cohort were active that week.
