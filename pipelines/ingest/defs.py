@@ -2,16 +2,15 @@
 
 import hashlib
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
-from typing import NamedTuple
 
 import dagster as dg
 
 from core.contracts import EVENTS, USERS
 from core.db import connect
 from core.settings import get_settings
-from pipelines.ingest import assets, landing
+from pipelines.ingest import assets, landing, loading
 from pipelines.ingest.quarantine_table import raw_quarantine
 from pipelines.kernel.schedules import running_schedule
 
@@ -30,29 +29,6 @@ app_tables_sync_job = dg.define_asset_job(
 )
 
 
-class LedgerEntry(NamedTuple):
-    """What the ledger knows of a path: the size of the file loaded and when it was loaded."""
-
-    size_bytes: int
-    loaded_at: datetime
-
-
-def pending_files(paths: list[Path], ledger: Mapping[str, LedgerEntry]) -> list[Path]:
-    """The files not loaded as they are now: new, of another size, or changed since loading.
-
-    A file rewritten in place (a corrected delivery under the same name) has a modification time
-    after its load, which is what catches a correction of the same size.
-    """
-    pending = []
-    for path in paths:
-        entry = ledger.get(str(path))
-        stat = path.stat()
-        modified = datetime.fromtimestamp(stat.st_mtime, tz=UTC)
-        if entry is None or entry.size_bytes != stat.st_size or modified > entry.loaded_at:
-            pending.append(path)
-    return pending
-
-
 def fingerprint(paths: list[Path]) -> str:
     """A short digest of a set of files as they are now (names, sizes, modification times).
 
@@ -67,7 +43,7 @@ def fingerprint(paths: list[Path]) -> str:
 
 
 def landing_run_requests(
-    root: Path, ledger: Mapping[str, LedgerEntry], last_day: date | None
+    root: Path, ledger: Mapping[str, landing.LedgerEntry], last_day: date | None
 ) -> list[dg.RunRequest]:
     """Run requests for every complete day with pending interaction files, up to ``last_day``.
 
@@ -78,12 +54,12 @@ def landing_run_requests(
     if last_day is None:
         return []
     feeds = [*landing.dataset_files(root, USERS), *landing.dataset_files(root, EVENTS)]
-    feed_files = feeds if pending_files(feeds, ledger) else []
+    feed_files = feeds if landing.pending_files(feeds, ledger) else []
     landed = [day for day in landing.interaction_days(root) if day <= last_day]
     requests = []
     for day in landed:
         files = landing.interaction_files(root, day)
-        if not pending_files(files, ledger):
+        if not landing.pending_files(files, ledger):
             continue
         watched = files + (feed_files if not requests else [])
         requests.append(
@@ -101,13 +77,6 @@ def landing_run_requests(
     return requests
 
 
-def read_ledger() -> dict[str, LedgerEntry]:
-    """The ledger's view of every loaded path."""
-    with connect() as conn:
-        rows = conn.execute("SELECT path, size_bytes, loaded_at FROM raw.landed_files").fetchall()
-    return {path: LedgerEntry(size, loaded_at) for path, size, loaded_at in rows}
-
-
 @dg.sensor(
     job=landing_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING
 )
@@ -120,7 +89,9 @@ def landing_zone_sensor() -> dg.SensorResult:
     """
     last = assets.interaction_partitions.get_last_partition_key()
     last_day = date.fromisoformat(last) if last else None
-    requests = landing_run_requests(get_settings().landing_dir, read_ledger(), last_day)
+    with connect() as conn:
+        ledger = loading.read_ledger(conn)
+    requests = landing_run_requests(get_settings().landing_dir, ledger, last_day)
     return dg.SensorResult(run_requests=requests)
 
 

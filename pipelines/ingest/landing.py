@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from core.contracts import INTERACTIONS, LandingDataset
 
@@ -42,3 +44,26 @@ def interaction_files(root: Path, day: date) -> list[Path]:
     return sorted(
         p for p in folder.iterdir() if p.is_file() and p.suffix.lstrip(".") in INTERACTIONS.formats
     )
+
+
+class LedgerEntry(NamedTuple):
+    """What the ledger knows of a path: the size of the file loaded and when it was loaded."""
+
+    size_bytes: int
+    loaded_at: datetime
+
+
+def pending_files(paths: list[Path], ledger: Mapping[str, LedgerEntry]) -> list[Path]:
+    """The files not loaded as they are now: new, of another size, or changed since loading.
+
+    A file rewritten in place (a corrected delivery under the same name) has a modification time
+    after its load, which is what catches a correction of the same size.
+    """
+    pending = []
+    for path in paths:
+        entry = ledger.get(str(path))
+        stat = path.stat()
+        modified = datetime.fromtimestamp(stat.st_mtime, tz=UTC)
+        if entry is None or entry.size_bytes != stat.st_size or modified > entry.loaded_at:
+            pending.append(path)
+    return pending

@@ -16,6 +16,7 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
+from pipelines.ingest.landing import LedgerEntry
 from pipelines.kernel.copy import copy_binary, copy_into
 
 _INDEX_BUILD_MEMORY = "1GB"
@@ -179,3 +180,13 @@ def record_landed_files(
                    loaded_at = now()""",
             {**row, "dataset": dataset, "run_id": run_id},
         )
+
+
+def read_ledger(conn: psycopg.Connection, dataset: str | None = None) -> dict[str, LedgerEntry]:
+    """The ledger's view of every loaded path (of ``dataset``, default all)."""
+    rows = conn.execute(
+        "SELECT path, size_bytes, loaded_at FROM raw.landed_files"
+        " WHERE %(dataset)s::text IS NULL OR dataset = %(dataset)s",
+        {"dataset": dataset},
+    ).fetchall()
+    return {path: LedgerEntry(size, loaded_at) for path, size, loaded_at in rows}

@@ -10,7 +10,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from pipelines.ingest.defs import LedgerEntry, landing_run_requests, pending_files
+from pipelines.ingest.defs import landing_run_requests
+from pipelines.ingest.landing import LedgerEntry, pending_files
 
 DAY1, DAY2 = date(2026, 3, 1), date(2026, 3, 2)
 
