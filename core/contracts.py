@@ -150,4 +150,23 @@ INTERACTIONS = LandingDataset(
     ),
 )
 
-LANDING_DATASETS = {d.name: d for d in (USERS, EVENTS, INTERACTIONS)}
+# What the recommendation widget logged (which model version showed what to whom, and what the
+# user did with it), as JSON Lines under ``recommendation_feedback/date=YYYY-MM-DD/``; the same
+# rows the API's ``POST /recommendations/feedback`` writes, for clients that log in batches.
+FEEDBACK = LandingDataset(
+    name="recommendation_feedback",
+    folder="recommendation_feedback",
+    formats=("jsonl",),
+    key="feedback_id",
+    columns=(
+        Column("feedback_id", "str"),
+        Column("user_id", "int"),
+        Column("event_id", "int"),
+        Column("model_version", "str"),
+        Column("action", "str"),
+        Column("position", "int", required=False),
+        Column("occurred_at", "datetime"),
+    ),
+)
+
+LANDING_DATASETS = {d.name: d for d in (USERS, EVENTS, INTERACTIONS, FEEDBACK)}

@@ -13,11 +13,12 @@ import dagster as dg
 import polars as pl
 from psycopg import sql
 
-from core.contracts import EVENTS, INTERACTIONS, USERS, LandingDataset
+from core.contracts import EVENTS, FEEDBACK, INTERACTIONS, USERS, LandingDataset
 from core.db import connect
 from core.settings import get_settings
 from pipelines.ingest import landing, loading
 from pipelines.ingest.app_sync import API_SOURCE, sync_app_tables
+from pipelines.ingest.feedback_files import load_feedback_files
 from pipelines.ingest.parsing import (
     READ_ERROR,
     ParsedBatch,
@@ -442,22 +443,51 @@ def app_catalogue() -> dg.MaterializeResult:
     specs=[
         dg.AssetSpec(RAW_REGISTRATIONS, group_name="ingest", kinds={"postgres"}),
         dg.AssetSpec(
-            RAW_FEEDBACK, group_name="ingest", kinds={"postgres"}, deps=[RAW_INTERACTIONS]
+            RAW_FEEDBACK,
+            group_name="ingest",
+            kinds={"polars", "postgres"},
+            deps=[RAW_INTERACTIONS],
         ),
     ],
+    check_specs=[quarantine_rate_spec(RAW_FEEDBACK)],
 )
-def raw_app_tables() -> Iterator[dg.MaterializeResult]:
-    """What the API wrote since the last run (registrations, interactions, feedback) into ``raw.*``.
+def raw_app_tables(context: dg.AssetExecutionContext) -> Iterator[dg.MaterializeResult]:
+    """What the API wrote since the last run (registrations, interactions, feedback) into ``raw.*``,
+    and the recommendation widget's logs landed under ``recommendation_feedback/``.
 
     The one route of these rows to the marts: dbt reads the copies, which the quality suites
-    check. Incremental by a high-water mark per source table kept in ``raw.watermarks``; never a
-    full reload. API interactions go into the same day partitions as landed ones. Runs every 15
-    minutes (``app_tables_sync_schedule``), so the marts follow the API within a quarter hour.
+    check. Incremental by a high-water mark per source table kept in ``raw.watermarks``, and for
+    landed feedback by the files ledger; never a full reload. API interactions go into the same
+    day partitions as landed ones. Runs every 15 minutes (``app_tables_sync_schedule``), so the
+    marts follow the API within a quarter hour.
     """
+    root = get_settings().landing_dir
+    known = {
+        "user_id": known_ids("users", "user_id"),
+        "event_id": known_ids("events", "event_id"),
+    }
     with connect() as conn:
         counts = sync_app_tables(conn)
+        ledger = loading.read_ledger(conn, FEEDBACK.name)
+        files = landing.pending_files(landing.dataset_files(root, FEEDBACK), ledger)
+        load = load_feedback_files(conn, files, known, context.run_id) if files else None
     shared = {
         f"rows_from_{key.split('.')[1]}": dg.MetadataValue.int(v) for key, v in counts.items()
     }
     yield dg.MaterializeResult(asset_key=RAW_REGISTRATIONS, metadata=shared)
-    yield dg.MaterializeResult(asset_key=RAW_FEEDBACK, metadata=shared)
+    landed = {
+        f"landed_{name}": dg.MetadataValue.int(load.total(name) if load else 0) for name in COUNTS
+    }
+    rejected = load.batch.rejected if load else pl.DataFrame()
+    yield dg.MaterializeResult(
+        asset_key=RAW_FEEDBACK,
+        metadata={**shared, **landed, "landed_files": dg.MetadataValue.int(len(files))},
+        check_results=[
+            quarantine_rate_result(
+                RAW_FEEDBACK,
+                load.total("rows_read") if load else 0,
+                load.total("rows_quarantined") if load else 0,
+                rejected,
+            )
+        ],
+    )

@@ -29,6 +29,7 @@ import polars as pl
 from core.contracts import (
     ATTENDANCE_MODES,
     EVENT_STATUSES,
+    FEEDBACK_ACTIONS,
     INTERACTION_SOURCES,
     INTERACTION_TYPES,
     LIST_SEPARATOR,
@@ -568,6 +569,7 @@ def _text_errors(dataset: LandingDataset) -> list[tuple[pl.Expr, pl.Expr]]:
 # indexes the e-mail), and search documents hold at most 1 MB.
 _MAX_CHARS = {
     "interactions": {"interaction_id": 200, "model_version": 200},
+    "recommendation_feedback": {"model_version": 200},
     "events": {
         "title": 200,
         "description": 100_000,
@@ -582,7 +584,9 @@ _MAX_CHARS = {
     "users": {"email": 320, "name": 500, "home_city": 200},
 }
 # ``capacity`` is a PostgreSQL integer; ``price`` a numeric(10, 2), rounded to cents.
-_MAX_CAPACITY = 2**31 - 1
+_MAX_INTEGER = 2**31 - 1
+_MAX_CAPACITY = _MAX_INTEGER
+_UUID = r"(?i)^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$"
 _MAX_PRICE = 99_999_999.994
 
 
@@ -610,6 +614,16 @@ def _domain_rules(dataset: LandingDataset, now: datetime) -> list[tuple[pl.Expr,
             (~typed("type").is_in(INTERACTION_TYPES), "type is not an accepted interaction type"),
             (~typed("source").is_in(INTERACTION_SOURCES), "source is not an accepted source"),
             (typed("timestamp") > pl.lit(now), "timestamp is in the future"),
+            (typed("user_id") <= 0, "user_id must be positive"),
+            (typed("event_id") <= 0, "event_id must be positive"),
+        ]
+    if dataset.name == "recommendation_feedback":
+        return [
+            (~typed("feedback_id").str.contains(_UUID), "feedback_id is not a UUID"),
+            (~typed("action").is_in(FEEDBACK_ACTIONS), "action is not an accepted feedback action"),
+            (typed("position") < 0, "position is negative"),
+            (typed("position") > _MAX_INTEGER, f"position is larger than {_MAX_INTEGER}"),
+            (typed("occurred_at") > pl.lit(now), "occurred_at is in the future"),
             (typed("user_id") <= 0, "user_id must be positive"),
             (typed("event_id") <= 0, "event_id must be positive"),
         ]

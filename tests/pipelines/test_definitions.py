@@ -130,7 +130,12 @@ def test_every_load_carries_a_blocking_quarantine_rate_check(defs: dg.Definition
         for spec in assets.check_specs
         if spec.name == "quarantine_rate"
     }
-    assert set(checks) == {"raw/users", "raw/events", "raw/interactions"}
+    assert set(checks) == {
+        "raw/users",
+        "raw/events",
+        "raw/interactions",
+        "raw/recommendation_feedback",
+    }
     assert all(spec.blocking for spec in checks.values())
 
 
