@@ -465,7 +465,7 @@ class Chunk:
         version = _gather(MODEL_VERSIONS, np.maximum(self.model_version, 0))
         return pl.DataFrame(
             {
-                "interaction_id": _fixed_width_strings(self.uuid_text),
+                "interaction_id": fixed_width_strings(self.uuid_text),
                 "user_id": self.user,
                 "event_id": self.event,
                 "type": _gather(INTERACTION_TYPES, self.kind),
@@ -496,7 +496,7 @@ class Chunk:
         ) * (len(MODEL_VERSIONS) + 1) + (self.model_version + 1)
         return pl.select(
             pl.concat_str(
-                pl.lit(_fixed_width_strings(head)),
+                pl.lit(fixed_width_strings(head)),
                 pl.lit(pl.Series(self.user).cast(pl.String)),
                 pl.lit(',"event_id":'),
                 pl.lit(pl.Series(self.event).cast(pl.String)),
@@ -548,7 +548,7 @@ def _timestamp_bytes(ts: np.ndarray) -> np.ndarray:
     return out
 
 
-def _fixed_width_strings(rows: np.ndarray) -> pl.Series:
+def fixed_width_strings(rows: np.ndarray) -> pl.Series:
     """A (rows, width) ASCII byte matrix as a string column, built from one buffer."""
     n, width = rows.shape
     offsets = np.arange(0, width * (n + 1), width, dtype=np.int64)

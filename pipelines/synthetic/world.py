@@ -85,7 +85,8 @@ _JOIN_TRIES = 4
     STREAM_PARTNER,
     _STREAM_ORGANIZERS,
     _STREAM_MEMBERS,
-) = range(1, 9)
+    STREAM_FEEDBACK,
+) = range(1, 10)
 
 assert len(CATEGORY_SHARE) == len(LEAD_DAYS) == len(START_HOUR) == N_CATEGORIES
 assert all(len(c.topics) == N_TOPICS for c in CATEGORIES)

@@ -6,6 +6,7 @@ Layout under the landing-zone root::
     events/events.csv                      most of the catalogue
     events/partner-feed.jsonl              the rest, as a partner's JSON Lines feed
     interactions/date=YYYY-MM-DD/part-NNNN.jsonl   one folder per UTC day, one part per chunk
+    recommendation_feedback/date=YYYY-MM-DD/part-NNNN.jsonl   the widget's log, laid out alike
 
 Every file is written next to its final name and renamed into place, so a reader polling the
 landing zone never sees half a file; an identical spec rewrites identical bytes.
@@ -24,10 +25,18 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from core.contracts import EVENTS, INTERACTIONS, LIST_SEPARATOR, USERS
+from core.contracts import EVENTS, FEEDBACK, INTERACTIONS, LIST_SEPARATOR, USERS
+from pipelines.synthetic.feedback import chunk_feedback
 from pipelines.synthetic.interactions import chunk_sizes, iter_chunks
 from pipelines.synthetic.spec import GenerationSpec
-from pipelines.synthetic.world import STREAM_PARTNER, alnum_ids, make_events, make_users, rng_for
+from pipelines.synthetic.world import (
+    STREAM_PARTNER,
+    alnum_ids,
+    event_state,
+    make_events,
+    make_users,
+    rng_for,
+)
 
 ISO_FORMAT = "%Y-%m-%dT%H:%M:%S+00:00"
 
@@ -41,6 +50,7 @@ class GenerationSummary:
     users: int
     events: int
     interactions: int
+    feedback: int
     first_day: date | None
     last_day: date | None
     files: dict[str, int] = field(default_factory=dict)
@@ -50,7 +60,8 @@ class GenerationSummary:
         """One line for humans (the CLI prints it)."""
         days = f"{self.first_day} .. {self.last_day}" if self.first_day else "no days"
         return (
-            f"{self.users:,} users, {self.events:,} events, {self.interactions:,} interactions "
+            f"{self.users:,} users, {self.events:,} events, {self.interactions:,} interactions, "
+            f"{self.feedback:,} feedback rows "
             f"({days}, now={self.now.isoformat()}) in {len(self.files)} files under "
             f"{self.out_dir} in {self.seconds:.1f}s"
         )
@@ -147,6 +158,8 @@ def generate(
         bar.update(events.height)
 
         days: set[int] = set()
+        feedback_rows = 0
+        state = event_state(spec)
         for chunk in iter_chunks(spec):
             lines = chunk.json_lines()
             index = chunk.index
@@ -162,6 +175,14 @@ def generate(
                 _write_lines(lines.slice(lo, hi - lo), path)
                 files[path.relative_to(out_dir).as_posix()] = hi - lo
                 bar.update(hi - lo)
+            feedback = chunk_feedback(spec, state, chunk)
+            feedback_rows += feedback.height
+            by_day = _iso(feedback.with_columns(pl.col("occurred_at").dt.date().alias("_day")))
+            for (stamp,), rows in by_day.partition_by("_day", as_dict=True).items():
+                folder = out_dir / FEEDBACK.folder / f"date={stamp.isoformat()}"
+                path = folder / f"part-{index:04d}.jsonl"
+                _write_atomically(path, rows.select(FEEDBACK.names).write_ndjson)
+                files[path.relative_to(out_dir).as_posix()] = rows.height
 
     epoch = date(1970, 1, 1).toordinal()
     assert spec.now is not None
@@ -171,6 +192,7 @@ def generate(
         users=spec.users,
         events=spec.events,
         interactions=sum(chunk_sizes(spec)),
+        feedback=feedback_rows,
         first_day=date.fromordinal(epoch + min(days)) if days else None,
         last_day=date.fromordinal(epoch + max(days)) if days else None,
         files=files,

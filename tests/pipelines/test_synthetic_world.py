@@ -319,3 +319,53 @@ def test_alphanumeric_ids_are_unique_and_the_same_for_few_or_many() -> None:
     many = alnum_ids("p", np.arange(1, 200_001))
     assert many.n_unique() == 200_000
     assert alnum_ids("p", np.arange(1, 11)).to_list() == many.head(10).to_list()
+
+
+# --- the recommendation widget's log ----------------------------------------------------------
+
+
+def test_feedback_log_is_valid_and_tells_the_model_versions_apart(tmp_path: Path) -> None:
+    from core.contracts import FEEDBACK
+    from pipelines.ingest.parsing import read_landed_files, validate
+
+    summary = generate(tmp_path, SPEC)
+    files = sorted((tmp_path / FEEDBACK.folder).rglob("*.jsonl"))
+    frame, unknown = read_landed_files(files, FEEDBACK)
+    batch = validate(frame, FEEDBACK, now=NOW, unknown_columns=unknown)
+    assert (batch.rejected.height, batch.duplicates, unknown) == (0, 0, ())
+    assert batch.good.height == summary.feedback > 0
+    log = batch.good
+    # Every file holds its folder's day only.
+    day = pl.col("_source_file").str.extract(r"date=(\d{4}-\d{2}-\d{2})").str.to_date()
+    assert log.filter(pl.col("occurred_at").dt.date() != day).is_empty()
+
+    # Every recommended click was shown first, by the same version, at the same position.
+    shown = log.filter(pl.col("action") == "impression")
+    clicks = log.filter(pl.col("action") == "click")
+    matched = clicks.join(
+        shown, on=["user_id", "event_id", "model_version", "position"], how="semi"
+    )
+    assert matched.height == clicks.height > 0
+    # Impressions are for events not yet started when shown.
+    starts = make_events(SPEC).select("event_id", "starts_at")
+    assert (
+        shown.join(starts, on="event_id")
+        .filter(pl.col("starts_at") <= pl.col("occurred_at"))
+        .height
+        < 0.01 * shown.height
+    )
+
+    pairs = shown.unique(["model_version", "user_id", "event_id"])
+    ctr = (
+        pairs.join(
+            clicks.unique(["model_version", "user_id", "event_id"]),
+            how="left",
+            on=["model_version", "user_id", "event_id"],
+            suffix="_c",
+        )
+        .group_by("model_version")
+        .agg(pl.col("action_c").is_not_null().mean())
+        .sort("action_c")
+    )
+    assert ctr["model_version"].to_list() == ["popularity-v1", "item-knn-v2", "als-v3"]
+    assert ctr["action_c"][2] > 1.25 * ctr["action_c"][0]
