@@ -85,6 +85,48 @@ if not performance.empty:
     plt.show()
 
 # %% [markdown]
+# ## Model versions compared
+#
+# Each version's click-through rate over the pairs it showed, with a 95 % Wilson interval, and
+# its lift over the first version served: a version is better only where the intervals part.
+# Clicks whose client named no version (`unknown`) have no impressions and are left out.
+
+# %%
+served = performance[performance["impressed_pairs"] > 0].reset_index(drop=True)
+if served.empty:
+    print("No impressions logged yet: nothing to compare.")
+else:
+    shown = served["impressed_pairs"].astype(float)
+    clicked = served["impressed_clicked_pairs"].astype(float)
+    z = 1.96
+    rate = clicked / shown.replace(0, np.nan)
+    centre = (rate + z**2 / (2 * shown)) / (1 + z**2 / shown)
+    half = z * np.sqrt(rate * (1 - rate) / shown + z**2 / (4 * shown**2)) / (1 + z**2 / shown)
+    comparison = pd.DataFrame(
+        {
+            "model_version": served["model_version"],
+            "pairs_shown": shown.astype(int),
+            "click_through_rate": rate.round(4),
+            "ctr_low_95": (centre - half).round(4),
+            "ctr_high_95": (centre + half).round(4),
+            "lift_vs_first": (rate / rate.iloc[0] - 1).round(3),
+        }
+    )
+    print(comparison.to_string(index=False))
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.errorbar(
+        comparison["model_version"],
+        comparison["click_through_rate"],
+        yerr=[rate - (centre - half), (centre + half) - rate],
+        fmt="o",
+        capsize=6,
+    )
+    ax.set_ylabel("click-through rate (95 % interval)")
+    ax.set_title("Click-through rate per model version")
+    fig.tight_layout()
+    plt.show()
+
+# %% [markdown]
 # ## Daily click-through rate per model version
 
 # %%

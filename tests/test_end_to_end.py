@@ -26,12 +26,15 @@ def _counts(url: str) -> dict[str, int]:
         "raw.events",
         "raw.interactions",
         "raw.quarantine",
+        "raw.recommendation_feedback",
         "app.users",
         "app.events",
         "marts.dim_users",
         "marts.dim_events",
         "marts.fct_interactions",
         "marts.mart_event_popularity",
+        "marts.fct_recommendation_feedback",
+        "marts.mart_recommendation_performance",
     ]
     with psycopg.connect(url) as conn:
         return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
@@ -54,7 +57,7 @@ def pipeline_runs(database_url: str) -> list[dict[str, int]]:
             "app.users CASCADE"
         )
         conn.execute("DROP SCHEMA IF EXISTS marts CASCADE")
-    generate(
+    summary = generate(
         settings.landing_dir,
         GenerationSpec(users=USERS, events=EVENTS, interactions=INTERACTIONS, seed=7, days=60),
     )
@@ -66,7 +69,7 @@ def pipeline_runs(database_url: str) -> list[dict[str, int]]:
             assert result.success, [
                 e.message for e in result.all_events if e.event_type_value == "STEP_FAILURE"
             ]
-            counts.append(_counts(database_url))
+            counts.append({**_counts(database_url), "generated_feedback": summary.feedback})
     return counts
 
 
@@ -80,6 +83,29 @@ def test_marts_hold_the_generated_users_and_events(pipeline_runs: list[dict[str,
     # Every generated interaction is accounted for: loaded, or quarantined, or a duplicate.
     assert first["marts.fct_interactions"] == first["raw.interactions"]
     assert 0.9 * INTERACTIONS <= first["raw.interactions"] <= INTERACTIONS
+
+
+def test_the_widget_log_reaches_the_marts_and_the_notebook_compares_versions(
+    pipeline_runs: list[dict[str, int]],
+) -> None:
+    from tests.notebook_runner import NOTEBOOKS_DIR, execute, outputs, printed
+
+    first = pipeline_runs[0]
+    assert first["raw.recommendation_feedback"] == first["generated_feedback"] > 0
+    assert first["marts.fct_recommendation_feedback"] == first["generated_feedback"]
+    # The three versions, and the recommended clicks whose client did not name one.
+    assert first["marts.mart_recommendation_performance"] == 4
+
+    notebook = execute(NOTEBOOKS_DIR / "recommendation_performance.py")
+    assert outputs(notebook, "error") == []
+    text = printed(notebook)
+    assert "No recommendation" not in text
+    assert "No positioned feedback" not in text
+    # The comparison table: a row per version, each with a rate and its interval.
+    comparison = text[text.index("ctr_low_95") :].splitlines()[1:4]
+    assert [row.split()[0] for row in comparison] == ["popularity-v1", "item-knn-v2", "als-v3"]
+    rates = [float(row.split()[2]) for row in comparison]
+    assert all(0 < rate < 1 for rate in rates)
 
 
 def test_running_twice_changes_nothing(pipeline_runs: list[dict[str, int]]) -> None:

@@ -12,16 +12,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
-import jupytext
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from core.settings import REPO_ROOT
+from tests.notebook_runner import NOTEBOOKS_DIR, execute, outputs
 
 pytestmark = pytest.mark.integration
 
-NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.py"))
 
 
@@ -76,17 +74,6 @@ def empty_marts(marts: Marts) -> Marts:
     return marts
 
 
-def execute(path: Path) -> nbformat.NotebookNode:
-    notebook = jupytext.read(path)
-    client = NotebookClient(
-        notebook,
-        kernel_name="python3",
-        timeout=120,
-        resources={"metadata": {"path": str(NOTEBOOKS_DIR)}},
-    )
-    return client.execute()
-
-
 def images(notebook: nbformat.NotebookNode) -> int:
     return sum(
         "image/png" in output.get("data", {})
@@ -103,21 +90,11 @@ def test_both_analyst_notebooks_exist() -> None:
     }
 
 
-def errors(notebook: nbformat.NotebookNode) -> list[dict]:
-    return [
-        output
-        for cell in notebook.cells
-        if cell.cell_type == "code"
-        for output in cell.get("outputs", [])
-        if output.get("output_type") == "error"
-    ]
-
-
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
 def test_notebook_runs_and_plots(marts: Marts, path: Path) -> None:
     notebook = execute(path)
 
-    assert errors(notebook) == []
+    assert outputs(notebook, "error") == []
     assert images(notebook) >= 3
 
 
@@ -126,4 +103,4 @@ def test_notebook_runs_and_plots(marts: Marts, path: Path) -> None:
 def test_notebook_runs_on_empty_marts(empty_marts: Marts, path: Path) -> None:
     notebook = execute(path)
 
-    assert errors(notebook) == []
+    assert outputs(notebook, "error") == []
