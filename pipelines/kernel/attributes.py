@@ -5,6 +5,8 @@ domain gets them without repeating them; descriptions lose reStructuredText's do
 since the UI renders Markdown.
 """
 
+import re
+
 import dagster as dg
 
 OWNERS = {
@@ -19,9 +21,13 @@ OWNERS = {
 DEFAULT_KINDS = {"postgres"}
 
 
+# A pair of backticks that is not part of a longer run: Markdown's code fences stay as they are.
+_DOUBLE_BACKTICKS = re.compile(r"(?<!`)``(?!`)")
+
+
 def markdown(text: str | None) -> str | None:
     """``text`` with reStructuredText's double backticks as Markdown's single ones."""
-    return text.replace("``", "`") if text else text
+    return _DOUBLE_BACKTICKS.sub("`", text) if text else text
 
 
 def platform_spec(spec: dg.AssetSpec) -> dg.AssetSpec:

@@ -9,6 +9,11 @@ def test_double_backticks_become_markdown_code() -> None:
     assert markdown("rows of ``raw.events``") == "rows of `raw.events`"
 
 
+def test_code_fences_are_left_as_they_are() -> None:
+    text = "Raw SQL:\n```sql\nselect ``x``\n```"
+    assert markdown(text) == "Raw SQL:\n```sql\nselect `x`\n```"
+
+
 def test_a_spec_gets_its_groups_owner_domain_and_a_default_kind() -> None:
     spec = platform_spec(dg.AssetSpec("x", group_name="ingest", description="``raw.x``"))
     assert (spec.owners, spec.tags, spec.kinds, spec.description) == (
