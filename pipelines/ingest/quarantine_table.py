@@ -12,7 +12,13 @@ from __future__ import annotations
 import dagster as dg
 
 from core.db import connect
-from pipelines.kernel.keys import RAW_EVENTS, RAW_INTERACTIONS, RAW_QUARANTINE, RAW_USERS
+from pipelines.kernel.keys import (
+    RAW_EVENTS,
+    RAW_FEEDBACK,
+    RAW_INTERACTIONS,
+    RAW_QUARANTINE,
+    RAW_USERS,
+)
 
 # Latest rejected rows shown, and the characters of each record shown.
 PREVIEW_ROWS = 20
@@ -50,7 +56,7 @@ def preview_table(rows: list[tuple]) -> dg.TableMetadataValue:
     key=RAW_QUARANTINE,
     group_name="ingest",
     kinds={"postgres"},
-    deps=[RAW_USERS, RAW_EVENTS, RAW_INTERACTIONS],
+    deps=[RAW_USERS, RAW_EVENTS, RAW_INTERACTIONS, RAW_FEEDBACK],
     automation_condition=dg.AutomationCondition.eager(),
 )
 def raw_quarantine() -> dg.MaterializeResult:
