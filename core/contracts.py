@@ -62,8 +62,12 @@ class LandingDataset:
     name: str
     folder: str
     formats: tuple[str, ...]
-    key: str
+    key: str | tuple[str, ...]  # the column, or columns, that name a row
     columns: tuple[Column, ...]
+
+    @property
+    def key_columns(self) -> tuple[str, ...]:
+        return (self.key,) if isinstance(self.key, str) else self.key
 
     @property
     def required(self) -> tuple[str, ...]:
@@ -169,4 +173,19 @@ FEEDBACK = LandingDataset(
     ),
 )
 
-LANDING_DATASETS = {d.name: d for d in (USERS, EVENTS, INTERACTIONS, FEEDBACK)}
+# Who follows which organiser, as a partner's community export re-sends it whole (CSV or JSON
+# Lines under ``organizer_follows/``); published into the API's follows once, so an unfollow made
+# through the API is kept.
+FOLLOWS = LandingDataset(
+    name="organizer_follows",
+    folder="organizer_follows",
+    formats=("csv", "jsonl"),
+    key=("user_id", "organizer_id"),
+    columns=(
+        Column("user_id", "int"),
+        Column("organizer_id", "int"),
+        Column("followed_at", "datetime"),
+    ),
+)
+
+LANDING_DATASETS = {d.name: d for d in (USERS, EVENTS, INTERACTIONS, FEEDBACK, FOLLOWS)}

@@ -13,7 +13,7 @@ import dagster as dg
 import polars as pl
 from psycopg import sql
 
-from core.contracts import EVENTS, FEEDBACK, INTERACTIONS, USERS, LandingDataset
+from core.contracts import EVENTS, FEEDBACK, FOLLOWS, INTERACTIONS, USERS, LandingDataset
 from core.db import connect
 from core.settings import get_settings
 from pipelines.ingest import landing, loading
@@ -31,6 +31,7 @@ from pipelines.kernel.keys import (
     APP_CATALOGUE,
     RAW_EVENTS,
     RAW_FEEDBACK,
+    RAW_FOLLOWS,
     RAW_INTERACTIONS,
     RAW_REGISTRATIONS,
     RAW_USERS,
@@ -119,9 +120,19 @@ def _batch_metadata(batch: ParsedBatch, started: float, files: int) -> dict[str,
 
 
 def _load_snapshot(
-    context: dg.AssetExecutionContext, dataset: LandingDataset, table: str, key: dg.AssetKey
+    context: dg.AssetExecutionContext,
+    dataset: LandingDataset,
+    table: str,
+    key: dg.AssetKey,
+    *,
+    order_by: str = "updated_at",
+    known: dict[str, pl.Series] | None = None,
 ) -> dg.MaterializeResult:
-    """Reload a small dimension-like dataset whole: TRUNCATE + COPY in one transaction."""
+    """Reload a small dimension-like dataset whole: TRUNCATE + COPY in one transaction.
+
+    Of rows naming the same key, the latest by ``order_by`` wins; ``known`` maps a column to the
+    ids it must reference.
+    """
     started = time.perf_counter()
     files = landing.dataset_files(get_settings().landing_dir, dataset)
     frame, unknown = _read_dataset(files, dataset)
@@ -129,8 +140,9 @@ def _load_snapshot(
         frame,
         dataset,
         now=datetime.now(UTC),
+        known_ids=known,
         unknown_columns=unknown,
-        order_by="updated_at",
+        order_by=order_by,
     )
     rows = batch.good.rename({"_source_file": "_source"}).drop("_line")
     with connect() as conn:
@@ -172,6 +184,36 @@ def raw_events(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     Partners re-send their whole catalogue; for each event id the latest ``updated_at`` wins.
     """
     return _load_snapshot(context, EVENTS, "events", RAW_EVENTS)
+
+
+@dg.asset(
+    key=RAW_FOLLOWS,
+    group_name="ingest",
+    kinds={"polars", "postgres"},
+    deps=[RAW_USERS],
+    check_specs=[quarantine_rate_spec(RAW_FOLLOWS)],
+)
+def raw_organizer_follows(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """Follows of organisers landed in ``landing/organizer_follows`` (CSV/JSONL), validated into
+    ``raw.organizer_follows``.
+
+    The partner re-sends every follow; the table is rebuilt whole and the latest ``followed_at``
+    of a pair wins. The follower must be a landed user and the followed one a landed organiser
+    (``unknown organizer_id`` otherwise); a self-follow is quarantined.
+    """
+    with connect() as conn:
+        row = conn.execute(
+            "SELECT coalesce(array_agg(user_id), '{}') FROM raw.users WHERE role = 'organizer'"
+        ).fetchone()
+    organizers = pl.Series("organizer_id", row[0] if row else [], dtype=pl.Int64)
+    return _load_snapshot(
+        context,
+        FOLLOWS,
+        "organizer_follows",
+        RAW_FOLLOWS,
+        order_by="followed_at",
+        known={"user_id": known_ids("users", "user_id"), "organizer_id": organizers},
+    )
 
 
 # The partition of a landed interactions file: the day its folder names.
@@ -412,6 +454,32 @@ ON CONFLICT (id) DO UPDATE SET
 WHERE app.events.updated_at < excluded.updated_at
 """
 
+# Landed follows newer than the last publication, of accounts that still exist: a follow is
+# published once, so one that was undone through the API stays undone on the next reload.
+_FOLLOWS_SOURCE = "raw.organizer_follows"
+_PUBLISH_FOLLOWS = """
+WITH since AS (
+    SELECT coalesce(max(high_water), '-infinity') AS high_water
+    FROM raw.watermarks WHERE source = %(source)s
+), published AS (
+    INSERT INTO app.organizer_follows (user_id, organizer_id, created_at)
+    SELECT f.user_id, f.organizer_id, f.followed_at
+    FROM raw.organizer_follows AS f
+    JOIN app.users AS follower ON follower.id = f.user_id AND follower.deleted_at IS NULL
+    JOIN app.users AS organizer ON organizer.id = f.organizer_id AND organizer.deleted_at IS NULL
+    WHERE f.followed_at > (SELECT high_water FROM since)
+    ON CONFLICT (user_id, organizer_id) DO NOTHING
+    RETURNING 1
+)
+SELECT count(*) FROM published
+"""
+_ADVANCE_FOLLOWS = """
+INSERT INTO raw.watermarks (source, high_water)
+SELECT %(source)s, max(followed_at) FROM raw.organizer_follows HAVING max(followed_at) IS NOT NULL
+ON CONFLICT (source) DO UPDATE SET high_water = greatest(raw.watermarks.high_water,
+    excluded.high_water), updated_at = now()
+"""
+
 # Identity sequences must move past ids that arrived from the landing zone.
 _RESYNC_IDENTITY = """
 SELECT setval(pg_get_serial_sequence(%(table)s, 'id'),
@@ -419,22 +487,33 @@ SELECT setval(pg_get_serial_sequence(%(table)s, 'id'),
 """
 
 
-@dg.asset(key=APP_CATALOGUE, group_name="ingest", deps=[RAW_USERS, RAW_EVENTS], kinds={"postgres"})
+@dg.asset(
+    key=APP_CATALOGUE,
+    group_name="ingest",
+    deps=[RAW_USERS, RAW_EVENTS, RAW_FOLLOWS],
+    kinds={"postgres"},
+)
 def app_catalogue() -> dg.MaterializeResult:
-    """Publish landed users and events into the operational ``app.*`` tables the API serves.
+    """Publish landed users, events and follows into the operational ``app.*`` tables the API
+    serves.
 
     Upsert by id: a landed row replaces an operational one only when its ``updated_at`` is newer,
-    so edits made through the API after the last landing are kept.
+    so edits made through the API after the last landing are kept. Follows are published once
+    (those newer than the last publication), so an unfollow made through the API is kept too.
     """
     with connect() as conn:
         users = conn.execute(_PUBLISH_USERS).rowcount
         events = conn.execute(_PUBLISH_EVENTS).rowcount
         for table in ("app.users", "app.events"):
             conn.execute(sql.SQL(_RESYNC_IDENTITY).format(table=sql.SQL(table)), {"table": table})
+        params = {"source": _FOLLOWS_SOURCE}
+        follows = conn.execute(_PUBLISH_FOLLOWS, params).fetchone()[0]
+        conn.execute(_ADVANCE_FOLLOWS, params)
     return dg.MaterializeResult(
         metadata={
             "users_upserted": dg.MetadataValue.int(users),
             "events_upserted": dg.MetadataValue.int(events),
+            "follows_published": dg.MetadataValue.int(follows),
         }
     )
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from core.contracts import EVENTS, USERS
+from core.contracts import EVENTS, FOLLOWS, USERS
 from core.db import connect
 from core.settings import get_settings
 from pipelines.ingest import assets, landing, loading
@@ -17,7 +17,11 @@ from pipelines.kernel.schedules import running_schedule
 landing_job = dg.define_asset_job(
     "ingest_landing_job",
     selection=dg.AssetSelection.assets(
-        assets.RAW_USERS, assets.RAW_EVENTS, assets.APP_CATALOGUE, assets.RAW_INTERACTIONS
+        assets.RAW_USERS,
+        assets.RAW_EVENTS,
+        assets.RAW_FOLLOWS,
+        assets.APP_CATALOGUE,
+        assets.RAW_INTERACTIONS,
     ),
     partitions_def=assets.interaction_partitions,
 )
@@ -47,13 +51,13 @@ def landing_run_requests(
 ) -> list[dg.RunRequest]:
     """Run requests for every complete day with pending interaction files, up to ``last_day``.
 
-    Pending user or event feed files (those reload whole) ride along with the first requested
-    day, and their files are part of its run key; with no pending day they get a run of their own
-    on the newest landed day.
+    Pending user, event or follows feed files (those reload whole) ride along with the first
+    requested day, and their files are part of its run key; with no pending day they get a run of
+    their own on the newest landed day.
     """
     if last_day is None:
         return []
-    feeds = [*landing.dataset_files(root, USERS), *landing.dataset_files(root, EVENTS)]
+    feeds = [p for data in (USERS, EVENTS, FOLLOWS) for p in landing.dataset_files(root, data)]
     feed_files = feeds if landing.pending_files(feeds, ledger) else []
     landed = [day for day in landing.interaction_days(root) if day <= last_day]
     requests = []
@@ -99,6 +103,7 @@ defs = dg.Definitions(
     assets=[
         assets.raw_users,
         assets.raw_events,
+        assets.raw_organizer_follows,
         assets.raw_interactions,
         assets.app_catalogue,
         assets.raw_app_tables,

@@ -627,6 +627,13 @@ def _domain_rules(dataset: LandingDataset, now: datetime) -> list[tuple[pl.Expr,
             (typed("user_id") <= 0, "user_id must be positive"),
             (typed("event_id") <= 0, "event_id must be positive"),
         ]
+    if dataset.name == "organizer_follows":
+        return [
+            (typed("user_id") <= 0, "user_id must be positive"),
+            (typed("organizer_id") <= 0, "organizer_id must be positive"),
+            (typed("user_id") == typed("organizer_id"), "a user cannot follow themselves"),
+            (typed("followed_at") > pl.lit(now), "followed_at is in the future"),
+        ]
     if dataset.name == "events":
         return [
             (~typed("status").is_in(EVENT_STATUSES), "status is not an accepted event status"),
@@ -719,14 +726,14 @@ def validate(
     failures = checked.filter(pl.col("_failing"))
     rejected = failures.with_columns(reason.alias(REASON)).select(SOURCE_FILE, LINE, REASON, RAW)
     good = checked.filter(~pl.col("_failing")) if failures.height else checked
-    key = f"__{dataset.key}"
+    key = [f"__{name}" for name in dataset.key_columns]
     if order_by is not None:
         good = good.sort(f"__{order_by}", descending=True, nulls_last=True, maintain_order=True)
     # Counting distinct keys is cheaper than de-duplicating; most batches have no duplicate.
-    if order_by is None and good[key].n_unique() == good.height:
+    if order_by is None and len(key) == 1 and good[key[0]].n_unique() == good.height:
         deduplicated = good
     else:
-        deduplicated = good.unique(subset=[key], keep="first", maintain_order=True)
+        deduplicated = good.unique(subset=key, keep="first", maintain_order=True)
     duplicates = good.height - deduplicated.height
     result = deduplicated.select(
         SOURCE_FILE, LINE, *[pl.col(f"__{c.name}").alias(c.name) for c in dataset.columns]

@@ -15,6 +15,7 @@ from core.db import connect
 from pipelines.kernel.keys import (
     RAW_EVENTS,
     RAW_FEEDBACK,
+    RAW_FOLLOWS,
     RAW_INTERACTIONS,
     RAW_QUARANTINE,
     RAW_USERS,
@@ -56,7 +57,7 @@ def preview_table(rows: list[tuple]) -> dg.TableMetadataValue:
     key=RAW_QUARANTINE,
     group_name="ingest",
     kinds={"postgres"},
-    deps=[RAW_USERS, RAW_EVENTS, RAW_INTERACTIONS, RAW_FEEDBACK],
+    deps=[RAW_USERS, RAW_EVENTS, RAW_FOLLOWS, RAW_INTERACTIONS, RAW_FEEDBACK],
     automation_condition=dg.AutomationCondition.eager(),
 )
 def raw_quarantine() -> dg.MaterializeResult:

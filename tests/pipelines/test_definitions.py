@@ -136,6 +136,7 @@ def test_every_load_carries_a_blocking_quarantine_rate_check(defs: dg.Definition
         "raw/events",
         "raw/interactions",
         "raw/recommendation_feedback",
+        "raw/organizer_follows",
     }
     assert all(spec.blocking for spec in checks.values())
 
