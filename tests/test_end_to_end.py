@@ -34,6 +34,7 @@ def _counts(url: str) -> dict[str, int]:
         "marts.fct_interactions",
         "marts.mart_event_popularity",
         "marts.fct_recommendation_feedback",
+        "marts.fct_organizer_follows",
         "marts.mart_recommendation_performance",
     ]
     with psycopg.connect(url) as conn:
@@ -52,7 +53,8 @@ def pipeline_runs(database_url: str) -> list[dict[str, int]]:
         # Other modules share the database: start from nothing but the migrated schema.
         conn.execute(
             "TRUNCATE raw.interactions, raw.users, raw.events, raw.registrations, "
-            "raw.recommendation_feedback, raw.quarantine, raw.landed_files, raw.watermarks, "
+            "raw.recommendation_feedback, raw.organizer_follows, raw.quarantine, raw.landed_files, "
+            "raw.watermarks, "
             "app.recommendation_feedback, app.interactions, app.registrations, app.events, "
             "app.users CASCADE"
         )
@@ -69,7 +71,11 @@ def pipeline_runs(database_url: str) -> list[dict[str, int]]:
             assert result.success, [
                 e.message for e in result.all_events if e.event_type_value == "STEP_FAILURE"
             ]
-            counts.append({**_counts(database_url), "generated_feedback": summary.feedback})
+            generated = {
+                "generated_feedback": summary.feedback,
+                "generated_follows": summary.files["organizer_follows/follows.csv"],
+            }
+            counts.append({**_counts(database_url), **generated})
     return counts
 
 
@@ -106,6 +112,13 @@ def test_the_widget_log_reaches_the_marts_and_the_notebook_compares_versions(
     assert [row.split()[0] for row in comparison] == ["popularity-v1", "item-knn-v2", "als-v3"]
     rates = [float(row.split()[2]) for row in comparison]
     assert all(0 < rate < 1 for rate in rates)
+
+
+def test_the_generated_follows_reach_the_api_and_the_marts(
+    pipeline_runs: list[dict[str, int]],
+) -> None:
+    first = pipeline_runs[0]
+    assert first["marts.fct_organizer_follows"] == first["generated_follows"] > 0
 
 
 def test_running_twice_changes_nothing(pipeline_runs: list[dict[str, int]]) -> None:
@@ -192,7 +205,10 @@ async def test_known_user_gets_recommendations_from_the_champion(
     body = response.json()
     recommendations = body["recommendations"]
     assert 1 <= len(recommendations) <= 5
-    assert {r["model_version"] for r in recommendations} == {label}
+    # The champion's picks, and the events of organisers the user follows (generated follows).
+    versions = {r["model_version"] for r in recommendations}
+    assert label in versions
+    assert versions <= {label, "follows"}
     assert {r["id"] for r in recommendations} <= upcoming
 
 

@@ -86,7 +86,8 @@ _JOIN_TRIES = 4
     _STREAM_ORGANIZERS,
     _STREAM_MEMBERS,
     STREAM_FEEDBACK,
-) = range(1, 10)
+    STREAM_FOLLOWS,
+) = range(1, 11)
 
 assert len(CATEGORY_SHARE) == len(LEAD_DAYS) == len(START_HOUR) == N_CATEGORIES
 assert all(len(c.topics) == N_TOPICS for c in CATEGORIES)

@@ -5,6 +5,7 @@ Layout under the landing-zone root::
     users/users.csv
     events/events.csv                      most of the catalogue
     events/partner-feed.jsonl              the rest, as a partner's JSON Lines feed
+    organizer_follows/follows.csv          who follows which organiser
     interactions/date=YYYY-MM-DD/part-NNNN.jsonl   one folder per UTC day, one part per chunk
     recommendation_feedback/date=YYYY-MM-DD/part-NNNN.jsonl   the widget's log, laid out alike
 
@@ -25,8 +26,9 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from core.contracts import EVENTS, FEEDBACK, INTERACTIONS, LIST_SEPARATOR, USERS
+from core.contracts import EVENTS, FEEDBACK, FOLLOWS, INTERACTIONS, LIST_SEPARATOR, USERS
 from pipelines.synthetic.feedback import chunk_feedback
+from pipelines.synthetic.follows import make_follows
 from pipelines.synthetic.interactions import chunk_sizes, iter_chunks
 from pipelines.synthetic.spec import GenerationSpec
 from pipelines.synthetic.world import (
@@ -156,6 +158,11 @@ def generate(
             _write_atomically(path, _iso(feed).select(EVENTS.names).write_ndjson)
             files[path.relative_to(out_dir).as_posix()] = feed.height
         bar.update(events.height)
+
+        follows = make_follows(spec)
+        path = out_dir / FOLLOWS.folder / "follows.csv"
+        _write_atomically(path, _iso(follows).select(FOLLOWS.names).write_csv)
+        files[path.relative_to(out_dir).as_posix()] = follows.height
 
         days: set[int] = set()
         feedback_rows = 0

@@ -369,3 +369,25 @@ def test_feedback_log_is_valid_and_tells_the_model_versions_apart(tmp_path: Path
     )
     assert ctr["model_version"].to_list() == ["popularity-v1", "item-knn-v2", "als-v3"]
     assert ctr["action_c"][2] > 1.25 * ctr["action_c"][0]
+
+
+def test_follows_are_of_organiser_accounts_after_both_signed_up() -> None:
+    from pipelines.synthetic.follows import make_follows
+    from pipelines.synthetic.world import make_users
+
+    follows = make_follows(SPEC)
+    users = make_users(SPEC).select("user_id", "role", "created_at")
+    joined = follows.join(users, on="user_id").join(
+        users, left_on="organizer_id", right_on="user_id", suffix="_organizer"
+    )
+    assert joined.height == follows.height > 0.1 * SPEC.users
+    assert (joined["role_organizer"] == "organizer").all()
+    assert (joined["user_id"] != joined["organizer_id"]).all()
+    assert (joined["followed_at"] >= joined["created_at"]).all()
+    assert (joined["followed_at"] >= joined["created_at_organizer"]).all()
+    assert (joined["followed_at"] <= NOW).all()
+    assert follows.select("user_id", "organizer_id").is_unique().all()
+    # Big organisers gather most followers, as they gather most members.
+    per_organizer = follows["organizer_id"].value_counts(sort=True)["count"]
+    top = per_organizer.head(max(1, per_organizer.len() // 10)).sum()
+    assert top > 0.3 * follows.height
