@@ -67,27 +67,10 @@ def loading_columns(dataset: LandingDataset) -> list[str]:
     return ["_source_file", "_line", "_record", "_invalid", READ_ERROR, *dataset.names]
 
 
-def _per_file_counts(batch: ParsedBatch, frame: pl.DataFrame) -> pl.DataFrame:
-    """Ledger rows: what each file contributed (duplicates are what is neither loaded nor bad)."""
-    read = frame.group_by("_source_file").agg(pl.len().alias("rows_read"))
-    good = batch.good.group_by("_source_file").agg(pl.len().alias("rows_loaded"))
-    bad = batch.rejected.group_by("_source_file").agg(pl.len().alias("rows_quarantined"))
-    counts = (
-        read.join(good, on="_source_file", how="left")
-        .join(bad, on="_source_file", how="left")
-        .fill_null(0)
-    )
-    return counts.with_columns(
-        (pl.col("rows_read") - pl.col("rows_loaded") - pl.col("rows_quarantined")).alias(
-            "rows_duplicate"
-        )
-    )
-
-
 def _ledger(batch: ParsedBatch, frame: pl.DataFrame) -> pl.DataFrame:
     from pathlib import Path
 
-    counts = _per_file_counts(batch, frame)
+    counts = loading.per_file_counts(frame, batch)
     return counts.with_columns(
         pl.col("_source_file").alias("path"),
         pl.col("_source_file")
@@ -295,7 +278,7 @@ def load_interaction_days(
         else {(days[0],): rows}
     )
     rejected = batch.rejected.with_columns(_FILE_PARTITION.alias("partition_key"))
-    ledger = _per_file_counts(batch, frame).select(
+    ledger = loading.per_file_counts(frame, batch).select(
         pl.col("_source_file").alias("path"),
         pl.col("_source_file").replace_strict(hashes, return_dtype=pl.String).alias("sha256"),
         pl.col("_source_file")

@@ -37,32 +37,6 @@ class FeedbackLoad:
         return int(self.ledger[column].sum()) if self.ledger.height else 0
 
 
-def file_counts(
-    read: pl.DataFrame, batch: ParsedBatch, already_stored: pl.DataFrame
-) -> pl.DataFrame:
-    """Each file's ledger counts: read, loaded, quarantined, and duplicates (a repeated id within
-    the batch, or ``already_stored``: per file, rows whose id the table holds from elsewhere)."""
-    per_file = [
-        read.group_by(SOURCE_FILE).agg(pl.len().alias("rows_read")),
-        batch.good.group_by(SOURCE_FILE).agg(pl.len().alias("_valid")),
-        batch.rejected.group_by(SOURCE_FILE).agg(pl.len().alias("rows_quarantined")),
-        already_stored,
-    ]
-    counts = per_file[0]
-    for frame in per_file[1:]:
-        counts = counts.join(frame, on=SOURCE_FILE, how="left")
-    counts = counts.fill_null(0)
-    return counts.select(
-        SOURCE_FILE,
-        "rows_read",
-        (pl.col("_valid") - pl.col("_stored")).alias("rows_loaded"),
-        "rows_quarantined",
-        (
-            pl.col("rows_read") - pl.col("_valid") - pl.col("rows_quarantined") + pl.col("_stored")
-        ).alias("rows_duplicate"),
-    )
-
-
 def load_feedback_files(
     conn: psycopg.Connection, files: list[Path], known: dict[str, pl.Series], run_id: str
 ) -> FeedbackLoad:
@@ -98,7 +72,7 @@ def load_feedback_files(
     already_stored = pl.DataFrame(
         stored, schema={SOURCE_FILE: pl.String, "_stored": pl.Int64}, orient="row"
     )
-    counts = file_counts(frame, batch, already_stored)
+    counts = loading.per_file_counts(frame, batch, already_stored)
     ledger = counts.select(
         pl.col(SOURCE_FILE).alias("path"),
         pl.col(SOURCE_FILE).replace_strict(hashes, return_dtype=pl.String).alias("sha256"),

@@ -17,6 +17,7 @@ import psycopg
 from psycopg import sql
 
 from pipelines.ingest.landing import LedgerEntry
+from pipelines.ingest.parsing import ParsedBatch
 from pipelines.kernel.copy import copy_binary, copy_into
 
 _INDEX_BUILD_MEMORY = "1GB"
@@ -190,3 +191,42 @@ def read_ledger(conn: psycopg.Connection, dataset: str | None = None) -> dict[st
         {"dataset": dataset},
     ).fetchall()
     return {path: LedgerEntry(size, loaded_at) for path, size, loaded_at in rows}
+
+
+def per_file_counts(
+    read: pl.DataFrame, batch: ParsedBatch, stored: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """Each file's ledger counts: read, loaded, quarantined and duplicates.
+
+    Duplicates are the rows neither loaded nor quarantined (a key repeated within the batch), and
+    the rows ``stored`` names per file (``_source_file``, ``_stored``): valid, but their key was
+    already in the table.
+    """
+    counts = (
+        read.group_by("_source_file")
+        .agg(pl.len().alias("rows_read"))
+        .join(
+            batch.good.group_by("_source_file").agg(pl.len().alias("_valid")),
+            on="_source_file",
+            how="left",
+        )
+        .join(
+            batch.rejected.group_by("_source_file").agg(pl.len().alias("rows_quarantined")),
+            on="_source_file",
+            how="left",
+        )
+    )
+    if stored is not None:
+        counts = counts.join(stored, on="_source_file", how="left")
+    else:
+        counts = counts.with_columns(pl.lit(0, dtype=pl.Int64).alias("_stored"))
+    counts = counts.fill_null(0)
+    return counts.select(
+        "_source_file",
+        "rows_read",
+        (pl.col("_valid") - pl.col("_stored")).alias("rows_loaded"),
+        "rows_quarantined",
+        (
+            pl.col("rows_read") - pl.col("_valid") - pl.col("rows_quarantined") + pl.col("_stored")
+        ).alias("rows_duplicate"),
+    )
