@@ -29,6 +29,7 @@ from pipelines.ingest.parsing import (
 from pipelines.kernel.copy import copy_into
 from pipelines.kernel.keys import (
     APP_CATALOGUE,
+    APP_FOLLOWS,
     RAW_EVENTS,
     RAW_FEEDBACK,
     RAW_FOLLOWS,
@@ -470,35 +471,41 @@ SELECT setval(pg_get_serial_sequence(%(table)s, 'id'),
 """
 
 
-@dg.asset(
-    key=APP_CATALOGUE,
-    group_name="ingest",
-    deps=[RAW_USERS, RAW_EVENTS, RAW_FOLLOWS],
-    kinds={"postgres"},
-)
+@dg.asset(key=APP_CATALOGUE, group_name="ingest", deps=[RAW_USERS, RAW_EVENTS], kinds={"postgres"})
 def app_catalogue() -> dg.MaterializeResult:
-    """Publish landed users, events and follows into the operational ``app.*`` tables the API
-    serves.
+    """Publish landed users and events into the operational ``app.*`` tables the API serves.
 
     Upsert by id: a landed row replaces an operational one only when its ``updated_at`` is newer,
-    so edits made through the API after the last landing are kept. Follows are published once
-    (those newer than the last publication), so an unfollow made through the API is kept too.
+    so edits made through the API after the last landing are kept.
     """
     with connect() as conn:
         users = conn.execute(_PUBLISH_USERS).rowcount
         events = conn.execute(_PUBLISH_EVENTS).rowcount
         for table in ("app.users", "app.events"):
             conn.execute(sql.SQL(_RESYNC_IDENTITY).format(table=sql.SQL(table)), {"table": table})
-        params = {"source": _FOLLOWS_SOURCE}
-        follows = conn.execute(_PUBLISH_FOLLOWS, params).fetchone()[0]
-        conn.execute(_ADVANCE_FOLLOWS, params)
     return dg.MaterializeResult(
         metadata={
             "users_upserted": dg.MetadataValue.int(users),
             "events_upserted": dg.MetadataValue.int(events),
-            "follows_published": dg.MetadataValue.int(follows),
         }
     )
+
+
+@dg.asset(
+    key=APP_FOLLOWS, group_name="ingest", deps=[RAW_FOLLOWS, APP_CATALOGUE], kinds={"postgres"}
+)
+def app_organizer_follows() -> dg.MaterializeResult:
+    """Publish landed follows into the API's ``app.organizer_follows``, each once.
+
+    Only follows newer than the last publication (a watermark in ``raw.watermarks``), of accounts
+    not deleted: an unfollow made through the API stays, a follow the export shows again later
+    comes back. A broken follows file blocks only this, not the users' and events' publication.
+    """
+    params = {"source": _FOLLOWS_SOURCE}
+    with connect() as conn:
+        follows = conn.execute(_PUBLISH_FOLLOWS, params).fetchone()[0]
+        conn.execute(_ADVANCE_FOLLOWS, params)
+    return dg.MaterializeResult(metadata={"follows_published": dg.MetadataValue.int(follows)})
 
 
 @dg.multi_asset(

@@ -58,6 +58,7 @@ def _load() -> dict[str, dg.AssetCheckEvaluation]:
         assets.raw_events,
         assets.raw_organizer_follows,
         assets.app_catalogue,
+        assets.app_organizer_follows,
     ]
     # The follows' blocking check fails on this file: the load commits, the publish is skipped.
     result = dg.materialize(selection, raise_on_error=False)
