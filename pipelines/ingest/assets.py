@@ -38,7 +38,7 @@ from pipelines.kernel.keys import (
     RAW_USERS,
 )
 from pipelines.kernel.partitions import interaction_partitions
-from pipelines.kernel.raw_tables import known_ids
+from pipelines.kernel.raw_tables import known_ids, known_users_and_events
 from pipelines.quality.quarantine import (
     EXAMPLES,
     quarantine_rate_result,
@@ -185,11 +185,7 @@ def raw_organizer_follows(context: dg.AssetExecutionContext) -> dg.MaterializeRe
     of a pair wins. The follower must be a landed user and the followed one a landed organiser
     (``unknown organizer_id`` otherwise); a self-follow is quarantined.
     """
-    with connect() as conn:
-        row = conn.execute(
-            "SELECT coalesce(array_agg(user_id), '{}') FROM raw.users WHERE role = 'organizer'"
-        ).fetchone()
-    organizers = pl.Series("organizer_id", row[0] if row else [], dtype=pl.Int64)
+    organizers = known_ids("users", "user_id", role="organizer").alias("organizer_id")
     return _load_snapshot(
         context,
         FOLLOWS,
@@ -344,10 +340,7 @@ def raw_interactions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     backfill of many days runs as one run, validating batches of days in one pass each.
     """
     started = time.perf_counter()
-    known = {
-        "user_id": known_ids("users", "user_id"),
-        "event_id": known_ids("events", "event_id"),
-    }
+    known = known_users_and_events()
     window = context.partition_time_window
     days = [
         window.start.date() + timedelta(days=offset)
@@ -531,15 +524,16 @@ def raw_app_tables(context: dg.AssetExecutionContext) -> Iterator[dg.Materialize
     marts follow the API within a quarter hour.
     """
     root = get_settings().landing_dir
-    known = {
-        "user_id": known_ids("users", "user_id"),
-        "event_id": known_ids("events", "event_id"),
-    }
     with connect() as conn:
         counts = sync_app_tables(conn)
         ledger = loading.read_ledger(conn, FEEDBACK.name)
         files = landing.pending_files(landing.dataset_files(root, FEEDBACK), ledger)
-        load = load_feedback_files(conn, files, known, context.run_id) if files else None
+        # Most runs of this 15-minute job find no new file: the ids are read only for one.
+        load = (
+            load_feedback_files(conn, files, known_users_and_events(), context.run_id)
+            if files
+            else None
+        )
     shared = {
         f"rows_from_{key.split('.')[1]}": dg.MetadataValue.int(v) for key, v in counts.items()
     }

@@ -583,9 +583,9 @@ _MAX_CHARS = {
     },
     "users": {"email": 320, "name": 500, "home_city": 200},
 }
-# ``capacity`` is a PostgreSQL integer; ``price`` a numeric(10, 2), rounded to cents.
+# ``capacity`` and ``position`` are PostgreSQL integers; ``price`` a numeric(10, 2), rounded to
+# cents.
 _MAX_INTEGER = 2**31 - 1
-_MAX_CAPACITY = _MAX_INTEGER
 _UUID = r"(?i)^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$"
 _MAX_PRICE = 99_999_999.994
 
@@ -641,7 +641,7 @@ def _domain_rules(dataset: LandingDataset, now: datetime) -> list[tuple[pl.Expr,
             (typed("capacity") < 0, "capacity is negative"),
             (typed("price") < 0, "price is negative"),
             (typed("price") > _MAX_PRICE, "price is too large (at most 99999999.99)"),
-            (typed("capacity") > _MAX_CAPACITY, f"capacity is larger than {_MAX_CAPACITY}"),
+            (typed("capacity") > _MAX_INTEGER, f"capacity is larger than {_MAX_INTEGER}"),
             (typed("currency").str.len_chars() != 3, "currency is not a 3-letter code"),
             (outside("lat", -90, 90), "lat is out of range"),
             (outside("lng", -180, 180), "lng is out of range"),
