@@ -54,6 +54,7 @@ from serving.routers import (
 )
 from serving.search_vocabulary import KnownWords
 from serving.security import bearer_token, secret_problems
+from serving.suggestions import SuggestionIndex
 from serving.throttle import LoginThrottle, parse_networks
 
 log = logging.getLogger("serving.app")
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await app.state.suggestions.close()
             await pool.close()
 
     app = FastAPI(
@@ -119,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # events, accounts (the last three kept honest by the change listener).
     app.state.response_cache = ResponseCache(ttl=2.0)
     app.state.known_search_words = KnownWords()
+    app.state.suggestions = SuggestionIndex()
     app.state.recommendation_answers = AnswerCache(ttl=settings.recommendation_answers_ttl_seconds)
     app.state.event_fragments = EventFragments()
     app.state.accounts = AccountCache()

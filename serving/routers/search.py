@@ -21,10 +21,10 @@ distance. Answers are the same for every caller with the same point, so they are
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
@@ -45,6 +45,7 @@ from serving.search_terms import (
 )
 from serving.search_vocabulary import KnownWords
 from serving.security import authenticate
+from serving.suggestions import SuggestionIndex
 from serving.text import StorableStr
 
 router = APIRouter(prefix="/api/v1/search", tags=["search"], responses=ERROR_RESPONSES)
@@ -487,25 +488,6 @@ async def _run_search(
     }
 
 
-SUGGEST_EVENTS_SQL = f"""
-    SELECT e.id, e.title, e.starts_at, e.city FROM app.events e
-    WHERE e.status = 'published' AND e.starts_at >= now() AND {CURATION_LISTED}
-      AND (e.title ILIKE %(prefix)s OR e.title ILIKE %(word_prefix)s)
-    ORDER BY (e.title ILIKE %(prefix)s) DESC, {LOW_QUALITY}, e.starts_at, e.id
-    LIMIT %(limit)s"""
-SUGGEST_CITIES_SQL = f"""
-    SELECT min(e.city) AS city, count(*) AS events FROM app.events e
-    WHERE e.status = 'published' AND e.starts_at >= now() AND {CURATION_LISTED}
-      AND (e.city ILIKE %(prefix)s OR e.city ILIKE %(word_prefix)s)
-    GROUP BY lower(e.city) ORDER BY count(*) DESC, lower(e.city) LIMIT %(limit)s"""
-SUGGEST_ORGANIZERS_SQL = f"""
-    SELECT u.id, u.name, count(*) AS events FROM app.users u
-    JOIN app.events e ON e.organizer_id = u.id
-    WHERE u.role = 'organizer' AND (u.name ILIKE %(prefix)s OR u.name ILIKE %(word_prefix)s)
-      AND e.status = 'published' AND e.starts_at >= now() AND {CURATION_LISTED}
-    GROUP BY u.id, u.name ORDER BY count(*) DESC, u.name, u.id LIMIT %(limit)s"""
-
-
 class EventSuggestion(BaseModel):
     id: int
     title: str
@@ -530,10 +512,6 @@ class Suggestions(BaseModel):
     organizers: list[OrganizerSuggestion]
 
 
-def _like_escaped(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 @router.get("/suggest", response_model=Suggestions)
 async def suggest(
     request: Request,
@@ -541,21 +519,11 @@ async def suggest(
     limit: Annotated[int, Query(ge=1, le=20, description="Per kind")] = 5,
 ) -> object:
     """Autocomplete: upcoming events, cities and organisers whose name has a word starting
-    with ``q`` (names starting with it first). Micro-cached like search."""
+    with ``q`` (names starting with it first). Answered from the worker's index of the names,
+    which follows the catalogue within ten seconds."""
     typed = " ".join(q.split())
     if not typed:
         raise ApiError(422, "validation_error", "q is blank")
-    escaped = _like_escaped(typed)
-    params = {"prefix": f"{escaped}%", "word_prefix": f"% {escaped}%", "limit": limit}
-
-    async def render() -> bytes:
-        async with connection(request) as conn, conn.pipeline():
-            cursors = [
-                await conn.cursor(row_factory=dict_row).execute(sql, params)
-                for sql in (SUGGEST_EVENTS_SQL, SUGGEST_CITIES_SQL, SUGGEST_ORGANIZERS_SQL)
-            ]
-            events, cities, organizers = [await cur.fetchall() for cur in cursors]
-        return bytes(respond({"events": events, "cities": cities, "organizers": organizers}).body)
-
-    body = await response_cache(request).fetch(cache_key(request), render)
-    return Response(body, media_type="application/json")
+    suggestions: SuggestionIndex = request.app.state.suggestions
+    found = await suggestions.suggest(lambda: connection(request), typed, limit, datetime.now(UTC))
+    return respond(found)
