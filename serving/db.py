@@ -17,9 +17,11 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any
 
+import orjson
 from fastapi import Depends, Request
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
+from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool
 
 from core.settings import Settings
@@ -34,6 +36,11 @@ DEGRADED_WINDOW_SECONDS = 2.0
 RECONNECT_TIMEOUT_SECONDS = 2.0
 
 
+async def _configure(conn: AsyncConnection[DictRow]) -> None:
+    # Every search's facets come back as JSON; orjson decodes them several times faster.
+    set_json_loads(orjson.loads, conn)
+
+
 def create_pool(settings: Settings) -> AsyncConnectionPool[AsyncConnection[DictRow]]:
     """A closed pool on the application database; the app lifespan opens and closes it."""
     return AsyncConnectionPool(
@@ -44,6 +51,7 @@ def create_pool(settings: Settings) -> AsyncConnectionPool[AsyncConnection[DictR
         max_waiting=settings.api_pool_max_waiting,
         reconnect_timeout=RECONNECT_TIMEOUT_SECONDS,
         kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": 3},
+        configure=_configure,
         open=False,
         name="api",
     )
