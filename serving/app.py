@@ -64,15 +64,16 @@ API_TITLE = "Events Platform API"
 MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
-async def _warm_fragments(app: FastAPI) -> None:
-    """Render the recommendable events once the database answers (in the background: the API
-    serves meanwhile, and a failure only leaves the cache cold)."""
+async def _warm_caches(app: FastAPI) -> None:
+    """Render the recommendable events and read the autocomplete index once the database
+    answers (in the background: the API serves meanwhile, and a failure only leaves them cold)."""
     try:
         async with app.state.pool.connection() as conn:
             count = await app.state.event_fragments.warm(conn)
         log.info("rendered %d recommendable events", count)
+        await app.state.suggestions.warm(app.state.pool.connection)
     except (psycopg.Error, PoolTimeout) as error:
-        log.warning("events not rendered ahead: %s", error)
+        log.warning("caches not warmed: %s", error)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -92,7 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.pool = pool
         caches = [app.state.recommendation_answers, app.state.accounts]
         listener = asyncio.create_task(listen_for_changes(caches, settings.app_database_url))
-        warming = asyncio.create_task(_warm_fragments(app))
+        warming = asyncio.create_task(_warm_caches(app))
         # Everything loaded so far (the framework, the schemas, the routes) lives as long as
         # the process: out of the collector's sight, full collections under load scan only
         # what requests and caches create, which shortens the pauses that make up the p99.

@@ -8,9 +8,10 @@ worker keeps them as a sorted list of the names' word-start suffixes ("python me
 "meetup #42", "#42"): the names with a word starting with what is typed are one binary search
 away, with the same meaning as ``name ILIKE 'typed%' OR name ILIKE '% typed%'``.
 
-The index is read from the database in one round trip and rebuilt in the background once it is
-older than ``max_age`` seconds (while the old one keeps answering), so a change shows in
-autocomplete within that time; an event that has started since is left out at once.
+The index is read when the app starts, in one round trip, and rebuilt in the background once it
+is older than ``max_age`` seconds (while the old one keeps answering, and in a thread, so that
+requests are not held up), so a change shows in autocomplete within that time; an event that
+has started since is left out at once.
 """
 
 from __future__ import annotations
@@ -129,22 +130,42 @@ def _indexes(rows: list[dict[str, Any]]) -> tuple[PrefixIndex, PrefixIndex, Pref
 
 
 class SuggestionIndex:
-    """The worker's autocomplete index, rebuilt in the background when older than ``max_age``."""
+    """The worker's autocomplete index: rebuilt in the background when older than ``max_age``
+    seconds, and before answering when older than ``max_stale`` (a worker that was idle)."""
 
-    def __init__(self, max_age: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        max_age: float = 10.0,
+        max_stale: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.max_age = max_age
+        self.max_stale = max_stale
         self._clock = clock
         self._indexes: tuple[PrefixIndex, PrefixIndex, PrefixIndex] | None = None
         self._built_at = 0.0
-        self._first_build = asyncio.Lock()
+        self._building = asyncio.Lock()
         self._rebuilding: asyncio.Task[None] | None = None
 
     async def _build(self, connect: Connect) -> None:
         async with connect() as conn:
             cur = await conn.execute(SUGGESTIBLE_SQL)
             rows = await cur.fetchall()
-        self._indexes = _indexes(rows)
+        # Indexing a large catalogue takes a CPU-bound fraction of a second: in a thread, the
+        # worker keeps answering meanwhile instead of stalling every request for that long.
+        self._indexes = await asyncio.to_thread(_indexes, rows)
         self._built_at = self._clock()
+
+    def _age(self) -> float:
+        return self._clock() - self._built_at
+
+    async def warm(self, connect: Connect) -> None:
+        """Read the index unless one at most ``max_stale`` old is there (the app's start, and
+        requests that find none)."""
+        if self._indexes is None or self._age() > self.max_stale:
+            async with self._building:
+                if self._indexes is None or self._age() > self.max_stale:
+                    await self._build(connect)
 
     async def _rebuild(self, connect: Connect) -> None:
         try:
@@ -157,14 +178,9 @@ class SuggestionIndex:
         self, connect: Connect, typed: str, limit: int, now: datetime
     ) -> dict[str, list[dict[str, Any]]]:
         """Events, cities and organisers for ``typed``; ``connect`` opens a pooled connection.
-        Only the worker's first requests wait for the index to be read, and only once."""
-        if self._indexes is None:
-            async with self._first_build:
-                if self._indexes is None:
-                    await self._build(connect)
-        elif self._clock() - self._built_at > self.max_age and (
-            self._rebuilding is None or self._rebuilding.done()
-        ):
+        Only a request that finds no index, or one older than ``max_stale``, waits for it."""
+        await self.warm(connect)
+        if self._age() > self.max_age and (self._rebuilding is None or self._rebuilding.done()):
             self._rebuilding = asyncio.create_task(self._rebuild(connect))
         assert self._indexes is not None
         events, cities, organizers = self._indexes
@@ -176,7 +192,7 @@ class SuggestionIndex:
         }
 
     async def close(self) -> None:
-        """Wait for a rebuild under way to end (the app's shutdown)."""
+        """Stop a rebuild under way (the app's shutdown)."""
         if self._rebuilding is not None:
             self._rebuilding.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -46,6 +46,7 @@ async def client(db: psycopg.Connection) -> AsyncIterator[httpx.AsyncClient]:
     # Tests change rows between identical reads; both caches are tested on their own.
     app.state.response_cache.ttl = 0
     app.state.recommendation_answers.ttl = 0
+    app.state.suggestions.max_stale = 0
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(

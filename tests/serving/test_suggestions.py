@@ -77,3 +77,24 @@ async def test_the_index_follows_the_catalogue_after_max_age(
         {"city": "Zwickau", "events": 2}
     ]
     await index.close()
+
+
+async def test_an_index_past_max_stale_is_read_again_before_answering(
+    client, db: psycopg.Connection
+) -> None:
+    now = [1000.0]
+    index = SuggestionIndex(max_age=100.0, max_stale=200.0, clock=lambda: now[0])
+    app = client.app  # type: ignore[attr-defined]
+
+    def connect():
+        return app.state.pool.connection()
+
+    make_event(db, title="Quokka Quiz")
+    assert len((await index.suggest(connect, "quok", 5, datetime.now(UTC)))["events"]) == 1
+    make_event(db, title="Quokka Quest")
+    now[0] += 50  # young: the index in use answers, no rebuild started
+    assert len((await index.suggest(connect, "quok", 5, datetime.now(UTC)))["events"]) == 1
+    assert index._rebuilding is None
+    now[0] += 250  # past max_stale: read again before this answer
+    assert len((await index.suggest(connect, "quok", 5, datetime.now(UTC)))["events"]) == 2
+    assert index._rebuilding is None
