@@ -37,7 +37,8 @@ RECONNECT_TIMEOUT_SECONDS = 2.0
 
 
 async def _configure(conn: AsyncConnection[DictRow]) -> None:
-    # Every search's facets come back as JSON; orjson decodes them several times faster.
+    # Events carry JSON columns (one or more per listed event); orjson decodes them several
+    # times faster than the standard library.
     set_json_loads(orjson.loads, conn)
 
 

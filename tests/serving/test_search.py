@@ -135,6 +135,9 @@ async def test_filters(client, catalogue):
     assert [i["id"] for i in in_range["items"]] == [catalogue["tagged"]]
     by_tag = await search(client, tags=["data"])
     assert [i["id"] for i in by_tag["items"]] == [catalogue["tagged"]]
+    # A repeated tags parameter keeps every value (any of them).
+    by_tags = await search(client, tags=["data", "ai"])
+    assert {i["id"] for i in by_tags["items"]} == {catalogue["tagged"], catalogue["title"]}
     by_city = await search(client, city="hamburg")
     assert [i["id"] for i in by_city["items"]] == [catalogue["tagged"]]
     window = await search(
