@@ -13,7 +13,7 @@ import dagster as dg
 import psycopg
 import pytest
 
-from core.settings import get_settings
+from tests.pipelines.landing_zone import fresh_landing
 
 pytestmark = pytest.mark.integration
 
@@ -69,15 +69,13 @@ BROKEN = "\n".join(
 
 @pytest.fixture
 def landing(database_url: str) -> Iterator[Path]:
-    root = get_settings().landing_dir
-    shutil.rmtree(root, ignore_errors=True)
-    (root / "users").mkdir(parents=True)
-    (root / "events").mkdir()
-    (root / "users" / "users.csv").write_text(USERS_CSV)
-    (root / "events" / "events.csv").write_text(EVENTS_CSV)
-    folder = root / "recommendation_feedback" / f"date={DAY}"
-    folder.mkdir(parents=True)
-    (folder / "part-0000.jsonl").write_text(BROKEN + "\n")
+    root = fresh_landing(
+        {
+            "users/users.csv": USERS_CSV,
+            "events/events.csv": EVENTS_CSV,
+            f"recommendation_feedback/date={DAY}/part-0000.jsonl": BROKEN + "\n",
+        }
+    )
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(
             "TRUNCATE raw.users, raw.events, raw.quarantine, raw.landed_files, "

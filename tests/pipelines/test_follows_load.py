@@ -10,7 +10,7 @@ import dagster as dg
 import psycopg
 import pytest
 
-from core.settings import get_settings
+from tests.pipelines.landing_zone import fresh_landing
 
 pytestmark = pytest.mark.integration
 
@@ -34,12 +34,9 @@ FOLLOWS_CSV = """user_id,organizer_id,followed_at
 
 @pytest.fixture
 def landing(database_url: str) -> Iterator[Path]:
-    root = get_settings().landing_dir
-    shutil.rmtree(root, ignore_errors=True)
-    (root / "users").mkdir(parents=True)
-    (root / "organizer_follows").mkdir()
-    (root / "users" / "users.csv").write_text(USERS_CSV)
-    (root / "organizer_follows" / "follows.csv").write_text(FOLLOWS_CSV)
+    root = fresh_landing(
+        {"users/users.csv": USERS_CSV, "organizer_follows/follows.csv": FOLLOWS_CSV}
+    )
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(
             "TRUNCATE raw.users, raw.events, raw.organizer_follows, raw.quarantine, "

@@ -12,9 +12,9 @@ import polars as pl
 import psycopg
 import pytest
 
-from core.settings import get_settings
 from pipelines.ingest.assets import day_batches
 from pipelines.ingest.loading import key_order
+from tests.pipelines.landing_zone import fresh_landing
 
 pytestmark = pytest.mark.integration
 
@@ -57,14 +57,13 @@ CORRUPTED = (
 
 @pytest.fixture
 def landing(database_url: str) -> Iterator[Path]:
-    root = get_settings().landing_dir
-    shutil.rmtree(root, ignore_errors=True)
-    (root / "users").mkdir(parents=True)
-    (root / "events").mkdir()
-    (root / "interactions" / f"date={DAY}").mkdir(parents=True)
-    (root / "users" / "users.csv").write_text(USERS_CSV)
-    (root / "events" / "events.csv").write_text(EVENTS_CSV)
-    (root / "interactions" / f"date={DAY}" / "part-0000.jsonl").write_bytes(CORRUPTED)
+    root = fresh_landing(
+        {
+            "users/users.csv": USERS_CSV,
+            "events/events.csv": EVENTS_CSV,
+            f"interactions/date={DAY}/part-0000.jsonl": CORRUPTED,
+        }
+    )
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(
             "TRUNCATE raw.interactions, raw.users, raw.events, raw.quarantine, raw.landed_files"
